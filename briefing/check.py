@@ -1,0 +1,51 @@
+"""Checks of a written brief that need no model: every quote must equal its source slice.
+
+This runs at the end of every build; a mismatch is a bug in the pipeline, so it stops the run
+rather than ship a brief whose citations cannot be checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import BriefingError
+from .models import Citation
+
+
+class CitationMismatch(BriefingError):
+    """A citation's quote is not the text at its span."""
+
+
+def mismatches(citations: Iterable[Citation]) -> list[str]:
+    """One line per citation whose quote differs from ``file[start:end]`` (read as UTF-8)."""
+    texts: dict[str, str] = {}
+    problems = []
+    for c in citations:
+        if c.file not in texts:
+            try:
+                with open(c.file, encoding="utf-8", newline="") as fh:
+                    texts[c.file] = fh.read()
+            except OSError as exc:
+                problems.append(f"{c.file}: cannot read ({exc.strerror})")
+                texts[c.file] = ""
+                continue
+        if texts[c.file][c.start : c.end] != c.quote:
+            problems.append(f"{c.file}:{c.line} [{c.start}:{c.end}] differs from its quote")
+    return problems
+
+
+def claims_citations(claims_path: Path) -> list[Citation]:
+    """All citations in a ``claims.json``."""
+    data = json.loads(claims_path.read_text(encoding="utf-8"))
+    return [Citation(**c) for claim in data["claims"] for c in claim["citations"]]
+
+
+def assert_quotes_match(claims_path: Path) -> int:
+    """Raise :class:`CitationMismatch` unless every quote in ``claims_path`` matches; returns the count."""
+    citations = claims_citations(claims_path)
+    problems = mismatches(citations)
+    if problems:
+        raise CitationMismatch(f"{len(problems)} citation(s) do not match their source: {problems[0]}")
+    return len(citations)

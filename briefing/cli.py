@@ -1,0 +1,218 @@
+"""The ``briefing`` command: flags in, progress and one-line messages out.
+
+All work happens in the library (``pipeline``, ``local``); this module reads the environment
+once into :class:`Settings`, draws progress, and turns :class:`BriefingError` into a line on
+stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from . import __version__, local, pipeline
+from .config import Settings, load_settings
+from .errors import BriefingError
+from .models import Source, Usage
+
+err_console = Console(stderr=True, highlight=False)
+
+# Until a first source finishes, a source's reply is guessed at this many tokens (for the ETA).
+FIRST_GUESS_TOKENS = 600
+
+
+class TokenRate(ProgressColumn):
+    """Tokens so far and tokens per second of one source."""
+
+    def render(self, task: Task) -> Text:
+        """The column's text for ``task``."""
+        if task.fields.get("kind") != "source":
+            return Text("")
+        speed = task.finished_speed or task.speed
+        rate = f"{speed:5.1f} tok/s" if speed else "    – tok/s"
+        return Text(f"{int(task.completed):5d} tok {rate}")
+
+
+class RichProgress(pipeline.BuildProgress):
+    """Progress bars: one for the whole build, one per source being extracted."""
+
+    def __init__(self, progress: Progress, console: Console) -> None:
+        self.progress = progress
+        self.console = console
+        self.overall: TaskID | None = None
+        self.tasks: dict[str, TaskID] = {}
+        self.done_tokens: list[int] = []
+
+    def stage(self, name: str) -> None:
+        """Show the stage on the overall bar."""
+        if self.overall is None:
+            self.overall = self.progress.add_task(name, total=None, kind="build")
+        else:
+            self.progress.update(self.overall, description=name)
+
+    def sources_read(self, count: int) -> None:
+        """Give the overall bar its total."""
+        if self.overall is not None:
+            self.progress.update(self.overall, total=count)
+
+    def source_started(self, source: Source) -> None:
+        """Add a bar for ``source``."""
+        guess = (sum(self.done_tokens) // len(self.done_tokens)) if self.done_tokens else FIRST_GUESS_TOKENS
+        self.tasks[source.id] = self.progress.add_task(
+            Path(source.path).name, total=guess, kind="source"
+        )
+
+    def source_tokens(self, source: Source, tokens: int) -> None:
+        """Advance ``source``'s bar; stretch its total when the guess was short."""
+        task_id = self.tasks[source.id]
+        task = self.progress.tasks[task_id]
+        total = task.total or tokens
+        self.progress.update(task_id, completed=tokens, total=max(total, tokens + 20))
+
+    def source_done(self, source: Source, events: int, usage: Usage) -> None:
+        """Close ``source``'s bar and log a line."""
+        self.done_tokens.append(usage.completion_tokens)
+        task_id = self.tasks.get(source.id)
+        if task_id is not None:
+            self.progress.update(task_id, completed=usage.completion_tokens, total=usage.completion_tokens)
+            self.progress.remove_task(task_id)
+        if self.overall is not None:
+            self.progress.advance(self.overall)
+        self.console.log(
+            f"{Path(source.path).name}: {events} events, {usage.requests} request(s), "
+            f"{usage.prompt_tokens} tokens in, {usage.completion_tokens} out, {usage.seconds:.0f}s"
+        )
+
+    def source_failed(self, path: str, reason: str) -> None:
+        """Log that ``path`` is left out."""
+        self.console.log(f"[yellow]not read[/] {path}: {reason}")
+
+    def notice(self, message: str) -> None:
+        """Log a notice."""
+        self.console.log(f"[dim]{message}[/]")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="briefing")
+def main() -> None:
+    """Sourced policy briefs from news articles."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--brief", "brief_file", type=click.Path(path_type=Path), help="brief.toml to use (default: ./brief.toml).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: from brief.toml, else out/).")
+@click.option("--model", help="Model name (env BRIEFING_MODEL).")
+@click.option("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL).")
+@click.option("--concurrency", type=int, help="Sources extracted in parallel (default 4).")
+@click.option("--local", is_flag=True, help="Use the embedded model even when an API key is set.")
+@click.option("--local-model", type=click.Path(path_type=Path), help="GGUF file for the embedded model.")
+@click.option("--timeout", type=float, help="Seconds to wait for the server's next bytes (default 600).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
+    """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""
+    with _errors_as_messages(debug):
+        settings = load_settings(os.environ, flags)
+        targets = list(paths) or list(settings.brief.sources)
+        if not targets:
+            raise click.UsageError("no PATHS given and no 'sources' in brief.toml")
+        result = _build(settings, targets)
+        usage = result.usage
+        err_console.print(
+            f"[green]Wrote[/] {result.paths['brief']}: {len(result.brief.sources)} sources read, "
+            f"{len(result.failures)} not read, {len(result.events)} events, "
+            f"{usage.requests} requests, {usage.prompt_tokens} tokens in "
+            f"({usage.cached_tokens} reused) / {usage.completion_tokens} out, "
+            f"{result.seconds:.0f}s"
+        )
+
+
+def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(bar_width=24),
+        TokenRate(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bars:
+        progress = RichProgress(bars, err_console)
+        if not settings.use_local:
+            return pipeline.build(settings, targets, progress)
+        started = time.monotonic()
+        progress.stage("starting the embedded model")
+        with local.embedded_server(settings, on_status=progress.notice) as server:
+            ready = time.monotonic() - started
+            local_settings = settings.with_endpoint(server.base_url, "local", server.model_name)
+            endpoint = pipeline.Endpoint(
+                server=f"127.0.0.1:{server.port} (embedded llama-server"
+                + (", reused)" if server.reused else ")"),
+                embedded_model=server.model_name,
+            )
+            return pipeline.build(
+                local_settings, targets, progress, endpoint, extra_timings={"server_start": ready}
+            )
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port to listen on (default: a free one).")
+@click.option("--local-model", type=click.Path(path_type=Path), help="GGUF file to serve.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(port: int | None, local_model: Path | None, debug: bool) -> None:
+    """Run the embedded model in the foreground; builds on this machine reuse it."""
+    with _errors_as_messages(debug):
+        settings = load_settings(os.environ, {"local": True, "local_model": local_model})
+        local.serve_forever(settings, on_status=err_console.log, port=port)
+
+
+@main.command("check")
+@click.argument("claims", type=click.Path(exists=True, dir_okay=False, path_type=Path), default="out/claims.json")
+def check_command(claims: Path) -> None:
+    """Check that every quote in CLAIMS equals its source slice."""
+    from .check import claims_citations, mismatches
+
+    with _errors_as_messages(False):
+        citations = claims_citations(claims)
+        problems = mismatches(citations)
+        for line in problems:
+            err_console.print(f"[red]mismatch[/] {line}")
+        click.echo(f"{len(citations) - len(problems)} of {len(citations)} quotes match their source")
+        if problems:
+            sys.exit(1)
+
+
+@contextlib.contextmanager
+def _errors_as_messages(debug: bool) -> Iterator[None]:
+    """Turn expected failures into one line on stderr and a non-zero exit."""
+    try:
+        yield
+    except BriefingError as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        sys.exit(130)

