@@ -70,7 +70,9 @@ def load_gold(path: Path, seeds_dir: Path) -> list[GoldEvent]:
         if start < 0:
             raise ValueError(f"gold quote not found in {g['file']}: {g['quote'][:60]}")
         rows.append(
-            GoldEvent(g["file"], start, start + len(g["quote"]), g["role"], g["event_key"], g["date"])
+            GoldEvent(
+                g["file"], start, start + len(g["quote"]), g["role"], g["event_key"], g["date"]
+            )
         )
     return rows
 
@@ -93,7 +95,9 @@ def score(events: Iterable[Event], sources: Sequence[Source], gold: Sequence[Gol
     furniture = [
         e
         for e in events
-        if any(h in text_of[e.source_id][c.start : c.end] for c in e.citations for h in FURNITURE_HINTS)
+        if any(
+            h in text_of[e.source_id][c.start : c.end] for c in e.citations for h in FURNITURE_HINTS
+        )
     ]
     return Score(
         main_found=sum(1 for g in found if g.role == "main"),

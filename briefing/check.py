@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .errors import BriefingError
 from .models import Citation
 
@@ -37,15 +39,26 @@ def mismatches(citations: Iterable[Citation]) -> list[str]:
 
 
 def claims_citations(claims_path: Path) -> list[Citation]:
-    """All citations in a ``claims.json``."""
-    data = json.loads(claims_path.read_text(encoding="utf-8"))
-    return [Citation(**c) for claim in data["claims"] for c in claim["citations"]]
+    """All citations in a ``claims.json``; :class:`CitationMismatch` when it is damaged."""
+    try:
+        data = json.loads(claims_path.read_text(encoding="utf-8"))
+        return [Citation(**c) for claim in data["claims"] for c in claim["citations"]]
+    except ValidationError as exc:  # e.g. a quote edited to another length than its span
+        raise CitationMismatch(f"{claims_path}: {exc.errors()[0]['msg']}") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CitationMismatch(f"{claims_path} is not a claims file: {detail}") from exc
 
 
 def assert_quotes_match(claims_path: Path) -> int:
-    """Raise :class:`CitationMismatch` unless every quote in ``claims_path`` matches; returns the count."""
+    """Raise :class:`CitationMismatch` unless every quote in ``claims_path`` matches.
+
+    Returns how many citations were checked.
+    """
     citations = claims_citations(claims_path)
     problems = mismatches(citations)
     if problems:
-        raise CitationMismatch(f"{len(problems)} citation(s) do not match their source: {problems[0]}")
+        raise CitationMismatch(
+            f"{len(problems)} citation(s) do not match their source: {problems[0]}"
+        )
     return len(citations)

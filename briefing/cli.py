@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -35,7 +36,8 @@ from .config import Settings, load_settings
 from .errors import BriefingError
 from .models import Source, Usage
 
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line even when stderr is a pipe (Rich would wrap it at 80 columns).
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Until a first source finishes, a source's reply is guessed at this many tokens (for the ETA).
 FIRST_GUESS_TOKENS = 600
@@ -77,7 +79,11 @@ class RichProgress(pipeline.BuildProgress):
 
     def source_started(self, source: Source) -> None:
         """Add a bar for ``source``."""
-        guess = (sum(self.done_tokens) // len(self.done_tokens)) if self.done_tokens else FIRST_GUESS_TOKENS
+        guess = (
+            (sum(self.done_tokens) // len(self.done_tokens))
+            if self.done_tokens
+            else FIRST_GUESS_TOKENS
+        )
         self.tasks[source.id] = self.progress.add_task(
             Path(source.path).name, total=guess, kind="source"
         )
@@ -85,7 +91,10 @@ class RichProgress(pipeline.BuildProgress):
     def source_tokens(self, source: Source, tokens: int) -> None:
         """Advance ``source``'s bar; stretch its total when the guess was short."""
         task_id = self.tasks[source.id]
-        task = self.progress.tasks[task_id]
+        # Progress.tasks is a list that loses finished sources: a TaskID is not an index into it.
+        task = next((t for t in self.progress.tasks if t.id == task_id), None)
+        if task is None:
+            return
         total = task.total or tokens
         self.progress.update(task_id, completed=tokens, total=max(total, tokens + 20))
 
@@ -94,22 +103,31 @@ class RichProgress(pipeline.BuildProgress):
         self.done_tokens.append(usage.completion_tokens)
         task_id = self.tasks.get(source.id)
         if task_id is not None:
-            self.progress.update(task_id, completed=usage.completion_tokens, total=usage.completion_tokens)
+            self.progress.update(
+                task_id, completed=usage.completion_tokens, total=usage.completion_tokens
+            )
             self.progress.remove_task(task_id)
         if self.overall is not None:
             self.progress.advance(self.overall)
-        self.console.log(
-            f"{Path(source.path).name}: {events} events, {usage.requests} request(s), "
+        self._log(
+            f"{escape(Path(source.path).name)}: {events} events, {usage.requests} request(s), "
             f"{usage.prompt_tokens} tokens in, {usage.completion_tokens} out, {usage.seconds:.0f}s"
         )
 
     def source_failed(self, path: str, reason: str) -> None:
         """Log that ``path`` is left out."""
-        self.console.log(f"[yellow]not read[/] {path}: {reason}")
+        self._log(f"[yellow]not read[/] {escape(path)}: {escape(reason)}")
 
     def notice(self, message: str) -> None:
         """Log a notice."""
-        self.console.log(f"[dim]{message}[/]")
+        self._log(f"[dim]{escape(message)}[/]")
+
+    def _log(self, message: str) -> None:
+        # On a terminal, a timestamped log line; in a pipe, one unwrapped line per message.
+        if self.console.is_terminal:
+            self.console.log(message)
+        else:
+            self.console.print(message)
 
 
 @click.group()
@@ -120,14 +138,27 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--brief", "brief_file", type=click.Path(path_type=Path), help="brief.toml to use (default: ./brief.toml).")
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: from brief.toml, else out/).")
+@click.option(
+    "--brief",
+    "brief_file",
+    type=click.Path(path_type=Path),
+    help="brief.toml to use (default: ./brief.toml).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: from brief.toml, else out/).",
+)
 @click.option("--model", help="Model name (env BRIEFING_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL).")
 @click.option("--concurrency", type=int, help="Sources extracted in parallel (default 4).")
 @click.option("--local", is_flag=True, help="Use the embedded model even when an API key is set.")
-@click.option("--local-model", type=click.Path(path_type=Path), help="GGUF file for the embedded model.")
-@click.option("--timeout", type=float, help="Seconds to wait for the server's next bytes (default 600).")
+@click.option(
+    "--local-model", type=click.Path(path_type=Path), help="GGUF file for the embedded model."
+)
+@click.option(
+    "--timeout", type=float, help="Seconds to wait for the server's next bytes (default 600)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
     """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""
@@ -139,7 +170,8 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
         result = _build(settings, targets)
         usage = result.usage
         err_console.print(
-            f"[green]Wrote[/] {result.paths['brief']}: {len(result.brief.sources)} sources read, "
+            f"[green]Wrote[/] {escape(str(result.paths['brief']))}: "
+            f"{len(result.brief.sources)} sources read, "
             f"{len(result.failures)} not read, {len(result.events)} events, "
             f"{usage.requests} requests, {usage.prompt_tokens} tokens in "
             f"({usage.cached_tokens} reused) / {usage.completion_tokens} out, "
@@ -188,7 +220,11 @@ def serve(port: int | None, local_model: Path | None, debug: bool) -> None:
 
 
 @main.command("check")
-@click.argument("claims", type=click.Path(exists=True, dir_okay=False, path_type=Path), default="out/claims.json")
+@click.argument(
+    "claims",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default="out/claims.json",
+)
 def check_command(claims: Path) -> None:
     """Check that every quote in CLAIMS equals its source slice."""
     from .check import claims_citations, mismatches
@@ -197,8 +233,10 @@ def check_command(claims: Path) -> None:
         citations = claims_citations(claims)
         problems = mismatches(citations)
         for line in problems:
-            err_console.print(f"[red]mismatch[/] {line}")
-        click.echo(f"{len(citations) - len(problems)} of {len(citations)} quotes match their source")
+            err_console.print(f"[red]mismatch[/] {escape(line)}")
+        click.echo(
+            f"{len(citations) - len(problems)} of {len(citations)} quotes match their source"
+        )
         if problems:
             sys.exit(1)
 
@@ -211,7 +249,7 @@ def _errors_as_messages(debug: bool) -> Iterator[None]:
     except BriefingError as exc:
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/]")

@@ -39,6 +39,10 @@ class AuthenticationFailed(LLMError):
 class InvalidReply(LLMError):
     """The model's replies stayed unparsable or invalid after every re-ask."""
 
+    def __init__(self, message: str, usage: Usage | None = None, last_reply: str = "") -> None:
+        super().__init__(message, usage)
+        self.last_reply = last_reply  # kept so a caller can salvage its valid part
+
 
 class LocalModelError(BriefingError):
     """The embedded model or its server cannot be found, assembled or started."""

@@ -8,11 +8,16 @@ the conversation so a local server's prompt cache reuses them from one source to
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from . import llm, resources
 from .config import Settings
+from .errors import InvalidReply
 from .models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
 
 SYSTEM_PROMPT = "extract_system.j2"
@@ -42,30 +47,67 @@ def extract(
     furniture: set[int] = set()
     events: list[EventDraft] = []
     usage = Usage()
-    for window in sentence_windows(source.sentences, settings.window_chars, settings.window_overlap):
+    salvaged = False
+    for window in sentence_windows(
+        source.sentences, settings.window_chars, settings.window_overlap
+    ):
         messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": render_user_prompt(window, source.published)},
         ]
-        answer = llm.ask(
-            client,
-            settings,
-            messages,
-            ExtractionReply,
-            reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
-            context={
-                "sentence_numbers": {s.number for s in window},
-                "published": source.published,
-            },
-            max_tokens=MAX_REPLY_TOKENS,
-            on_tokens=progress.on_tokens,
-            on_notice=progress.on_notice,
-        )
-        usage = usage + answer.usage
-        furniture.update(answer.value.furniture)
-        events.extend(e for e in answer.value.events if e not in events)  # overlap repeats
-    reply = ExtractionReply(furniture=sorted(furniture), events=events)
-    return Extraction(source_id=source.id, reply=reply, usage=usage)
+        context = {"sentence_numbers": {s.number for s in window}, "published": source.published}
+        try:
+            answer = llm.ask(
+                client,
+                settings,
+                messages,
+                ExtractionReply,
+                reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
+                context=context,
+                max_tokens=MAX_REPLY_TOKENS,
+                on_tokens=progress.on_tokens,
+                on_notice=progress.on_notice,
+            )
+        except InvalidReply as exc:
+            reply = salvage(exc.last_reply, context)
+            if reply is None:
+                raise
+            if progress.on_notice:
+                progress.on_notice(
+                    f"kept the {len(reply.events)} valid events of the last invalid reply"
+                )
+            usage, salvaged = usage + (exc.usage or Usage()), True
+        else:
+            reply, usage = answer.value, usage + answer.usage
+        furniture.update(reply.furniture)
+        events.extend(e for e in reply.events if e not in events)  # windows overlap
+    # Windows overlap and may disagree: a sentence one window cites as evidence is article text.
+    furniture -= {n for e in events for n in e.evidence}
+    # Each window's reply was validated; together they may hold more events than one reply may.
+    merged = ExtractionReply.model_construct(furniture=sorted(furniture), events=events)
+    return Extraction(source_id=source.id, reply=merged, usage=usage, salvaged=salvaged)
+
+
+def salvage(text: str, context: dict[str, Any]) -> ExtractionReply | None:
+    """The valid part of an invalid reply: its furniture and each event that passes on its own.
+
+    None when the reply is not a JSON object with a usable furniture list.
+    """
+    try:
+        data = json.loads(text)
+        furniture = ExtractionReply(furniture=data["furniture"], events=[]).furniture
+    except (ValueError, TypeError, KeyError, ValidationError):
+        return None
+    kept = []
+    for raw in data.get("events", []) if isinstance(data.get("events"), list) else []:
+        try:
+            one = ExtractionReply.model_validate(
+                {"furniture": furniture, "events": [raw]}, context=context
+            )
+        except ValidationError:
+            continue
+        kept.extend(one.events)
+    return ExtractionReply(furniture=furniture, events=kept)
 
 
 def render_user_prompt(sentences: Sequence[Sentence], published: str | None) -> str:
@@ -99,7 +141,9 @@ def sentence_windows(
     start = 0
     while start < len(sentences):
         end, size = start, 0
-        while end < len(sentences) and (end == start or size + len(sentences[end].text) <= max_chars):
+        while end < len(sentences) and (
+            end == start or size + len(sentences[end].text) <= max_chars
+        ):
             size += len(sentences[end].text)
             end += 1
         windows.append(sentences[start:end])

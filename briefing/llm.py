@@ -27,7 +27,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from .config import Settings
@@ -103,7 +104,11 @@ def ask(
     total = Usage()
     problem = ""
     for attempt in range(1, settings.validation_attempts + 1):
-        done = _complete(client, settings, conversation, fmt, max_tokens, on_tokens, on_notice)
+        try:
+            done = _complete(client, settings, conversation, fmt, max_tokens, on_tokens, on_notice)
+        except LLMError as exc:
+            exc.usage = total + (exc.usage or Usage())  # earlier answers were paid for too
+            raise
         total = total + done.usage
         if done.finish_reason == "length":
             problem = f"the reply was cut off after {max_tokens} tokens; answer more briefly"
@@ -121,7 +126,9 @@ def ask(
             {"role": "user", "content": reask(problem)},
         ]
     raise InvalidReply(
-        f"no valid reply after {settings.validation_attempts} attempts: {problem}", total
+        f"no valid reply after {settings.validation_attempts} attempts: {problem}",
+        total,
+        last_reply=done.text,
     )
 
 
@@ -171,7 +178,9 @@ def _complete(
     try:
         done = retrying(once)
     except openai.AuthenticationError as exc:
-        raise AuthenticationFailed(f"the server rejected the API key ({_describe(exc)})") from exc
+        raise AuthenticationFailed(
+            f"the server rejected the API key ({_describe(exc)})", Usage(requests=attempts)
+        ) from exc
     except (openai.APIConnectionError, httpx2.TransportError) as exc:
         raise ServerUnreachable(
             f"no answer from {settings.base_url or 'the OpenAI API'} after {attempts} tries "
@@ -179,12 +188,15 @@ def _complete(
             Usage(requests=attempts),
         ) from exc
     except openai.APIStatusError as exc:
-        raise LLMError(f"the server refused the request: {_describe(exc)}", Usage(requests=attempts)) from exc
+        raise LLMError(
+            f"the server refused the request: {_describe(exc)}", Usage(requests=attempts)
+        ) from exc
     # Failed tries were paid for in time and requests, not tokens (the server sent none back).
     return _Completion(
         done.text,
         done.finish_reason,
-        done.usage + Usage(requests=attempts - 1, seconds=time.monotonic() - started - done.usage.seconds),
+        done.usage
+        + Usage(requests=attempts - 1, seconds=time.monotonic() - started - done.usage.seconds),
     )
 
 
@@ -197,10 +209,10 @@ def _stream_once(
     on_tokens: TokenCallback | None,
 ) -> _Completion:
     started = time.monotonic()
-    stream = client.chat.completions.create(
+    stream = client.chat.completions.create(  # type: ignore[call-overload]
         model=settings.model,
-        messages=list(messages),  # type: ignore[arg-type]
-        response_format=fmt,  # type: ignore[arg-type]
+        messages=list(messages),
+        response_format=fmt,
         max_tokens=max_tokens,
         temperature=settings.temperature,
         seed=0,
@@ -244,9 +256,10 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _wait_strategy(settings: Settings) -> Callable[[RetryCallState], float]:
-    backoff = wait_exponential_jitter(
-        initial=settings.retry_initial_wait, max=settings.max_retry_wait, jitter=settings.retry_initial_wait
-    )
+    # Exponential backoff with jitter, so parallel requests that failed together spread out.
+    backoff = wait_exponential(
+        multiplier=settings.retry_initial_wait, max=settings.max_retry_wait
+    ) + wait_random(0, settings.retry_initial_wait)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -286,7 +299,9 @@ def _describe(exc: BaseException | None) -> str:
 
 
 def _is_openai(settings: Settings) -> bool:
-    return not settings.use_local and (settings.base_url is None or "api.openai.com" in settings.base_url)
+    return not settings.use_local and (
+        settings.base_url is None or "api.openai.com" in settings.base_url
+    )
 
 
 # --- schema shaping -----------------------------------------------------------------------------
@@ -324,4 +339,3 @@ def _close_objects(node: Any, drop: tuple[str, ...]) -> None:
     elif isinstance(node, list):
         for value in node:
             _close_objects(value, drop)
-

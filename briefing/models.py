@@ -153,7 +153,9 @@ class ExtractionReply(Record):
     event cannot be dated after the article was published.
     """
 
-    furniture: list[int] = Field(max_length=80, description="sentence numbers that are page furniture")
+    furniture: list[int] = Field(
+        max_length=80, description="sentence numbers that are page furniture"
+    )
     events: list[EventDraft] = Field(max_length=10)
 
     @model_validator(mode="after")
@@ -168,13 +170,20 @@ class ExtractionReply(Record):
                 if shown is not None and n not in shown:
                     problems.append(f"events[{i - 1}]: evidence sentence {n} does not exist")
                 elif n in furniture:
-                    problems.append(f"events[{i - 1}]: evidence sentence {n} is furniture")
-            if published and event.date and event.status == "occurred":
-                if parse_partial_date(event.date)[0] > dt.date.fromisoformat(published):
                     problems.append(
-                        f"events[{i - 1}]: status 'occurred' but dated {event.date}, after the "
-                        f"publication date {published}; use 'planned' or fix the date"
+                        f"events[{i - 1}]: evidence sentence {n} is listed in furniture; remove it "
+                        "from furniture if it is article text, else drop the event"
                     )
+            if (
+                published
+                and event.date
+                and event.status == "occurred"
+                and parse_partial_date(event.date)[0] > dt.date.fromisoformat(published)
+            ):
+                problems.append(
+                    f"events[{i - 1}]: status 'occurred' but dated {event.date}, after the "
+                    f"publication date {published}; use 'planned' or fix the date"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -223,9 +232,10 @@ class Event(Record):
     status: Status
     role: Role
     citations: tuple[Citation, ...] = Field(min_length=1)
-    # As in langextract: how the evidence was tied to the text. Sentence-number evidence is
-    # exact by construction; other values are for later aligners.
-    alignment: Literal["exact"] = "exact"
+    # As in langextract, how the evidence was tied to the text. The quote is always exact; this
+    # says whether the sentences are the ones the model cited ("as_cited") or ones grounding
+    # found when the cited sentence did not support the summary ("realigned").
+    alignment: Literal["as_cited", "realigned"] = "as_cited"
 
 
 # --- what the model fills: key developments ------------------------------------------------------
@@ -282,6 +292,8 @@ class Extraction(Record):
     source_id: str
     reply: ExtractionReply
     usage: Usage
+    # True when every attempt was invalid and the valid part of the last reply was kept.
+    salvaged: bool = False
 
 
 class TimelineEntry(Record):
@@ -319,6 +331,9 @@ class SourceEntry(Record):
     furniture: tuple[int, ...]
     furniture_preview: tuple[str, ...]
     events: int
+    unsupported: int = Field(0, description="events dropped: no sentence supports their summary")
+    realigned: int = Field(0, description="events whose cited sentence was corrected")
+    salvaged: bool = Field(False, description="the model never gave a fully valid reply")
 
 
 class Brief(Record):

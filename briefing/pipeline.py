@@ -30,6 +30,8 @@ from .models import (
 )
 from .render import write_outputs
 
+SKIPPED = "skipped: the server failed on an earlier source"
+
 
 class BuildProgress:
     """Hooks the build calls as it goes; the default does nothing. The CLI draws bars with them."""
@@ -92,7 +94,9 @@ def build(
     progress = progress or BuildProgress()
     started = time.monotonic()
     timings: dict[str, float] = dict(extra_timings or {})
-    endpoint = endpoint or Endpoint(server=urlparse(settings.base_url or "https://api.openai.com").netloc)
+    endpoint = endpoint or Endpoint(
+        server=urlparse(settings.base_url or "https://api.openai.com").netloc
+    )
 
     progress.stage("reading sources")
     t = time.monotonic()
@@ -112,7 +116,9 @@ def build(
     failures = [*failures, *extract_failures]
     timings["extract"] = time.monotonic() - t
     if not extractions:
-        raise LLMError("no source could be extracted: " + extract_failures[0].reason)
+        # The first real reason, not a "skipped" that happens to sort before it.
+        reasons = [f.reason for f in extract_failures if f.reason != SKIPPED]
+        raise LLMError("no source could be extracted: " + (reasons or [SKIPPED])[0])
 
     events: list[Event] = []
     entries: list[SourceEntry] = []
@@ -121,8 +127,8 @@ def build(
             continue
         extraction = extractions[source.id]
         grounded = ground.ground(extraction, source, citable[source.id])
-        events.extend(grounded)
-        entries.append(_source_entry(source, citable[source.id], extraction, len(grounded)))
+        events.extend(grounded.events)
+        entries.append(_source_entry(source, citable[source.id], extraction, grounded))
 
     progress.stage("writing key developments")
     t = time.monotonic()
@@ -197,7 +203,13 @@ def _extract_all(
             on_tokens=lambda n: progress.source_tokens(source, n),
             on_notice=lambda msg: progress.notice(f"{source.path}: {msg}"),
         )
-        return extract.extract(client, settings, source, hooks)
+        try:
+            return extract.extract(client, settings, source, hooks)
+        except (AuthenticationFailed, ServerUnreachable):
+            # Set here, in the worker, before it takes the next source: the next sources would
+            # fail the same way, slowly.
+            fatal.set()
+            raise
 
     with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
         futures = {pool.submit(one, s): s for s in read}
@@ -206,14 +218,12 @@ def _extract_all(
             try:
                 extraction = future.result()
             except BriefingError as exc:
-                if isinstance(exc, AuthenticationFailed | ServerUnreachable):
-                    fatal.set()  # the next sources would fail the same way, slowly
-                failures.append(SourceFailure(path=source.path, stage="extract", reason=str(exc)))
-                progress.source_failed(source.path, str(exc))
+                reason = " ".join(str(exc).split())  # one line: a list item, a line on stderr
+                failures.append(SourceFailure(path=source.path, stage="extract", reason=reason))
+                progress.source_failed(source.path, reason)
                 continue
             if extraction is None:
-                reason = "skipped: the server failed on an earlier source"
-                failures.append(SourceFailure(path=source.path, stage="extract", reason=reason))
+                failures.append(SourceFailure(path=source.path, stage="extract", reason=SKIPPED))
                 continue
             results[source.id] = extraction
             progress.source_done(source, len(extraction.reply.events), extraction.usage)
@@ -221,12 +231,12 @@ def _extract_all(
     return results, failures
 
 
-def _source_entry(source: Source, file: str, extraction: Extraction, events: int) -> SourceEntry:
+def _source_entry(
+    source: Source, file: str, extraction: Extraction, grounded: ground.Grounded
+) -> SourceEntry:
     furniture = tuple(sorted(extraction.reply.furniture))
     by_number = {s.number: s.text for s in source.sentences}
-    preview = tuple(
-        _shorten(by_number[n]) for n in furniture[:3] if n in by_number
-    )
+    preview = tuple(_shorten(by_number[n]) for n in furniture[:3] if n in by_number)
     return SourceEntry(
         id=source.id,
         path=source.path,
@@ -237,7 +247,10 @@ def _source_entry(source: Source, file: str, extraction: Extraction, events: int
         sentences=len(source.sentences),
         furniture=furniture,
         furniture_preview=preview,
-        events=events,
+        events=len(grounded.events),
+        unsupported=grounded.unsupported,
+        realigned=grounded.realigned,
+        salvaged=extraction.salvaged,
     )
 
 

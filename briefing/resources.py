@@ -25,7 +25,9 @@ def resource_dir(name: str) -> Path:
     for candidate in (_PACKAGE_ROOT / name, Path(sys.prefix) / "share" / "briefing" / name):
         if candidate.is_dir():
             return candidate
-    raise ConfigError(f"cannot find the '{name}' folder (looked next to the package and in {sys.prefix}/share)")
+    raise ConfigError(
+        f"cannot find the '{name}' folder (looked next to the package and in {sys.prefix}/share)"
+    )
 
 
 @cache

@@ -1,0 +1,430 @@
+"""``briefing.llm`` through the real ``openai`` client against the fake server.
+
+Two loops are exercised: re-asking on replies that are cut off, not JSON or invalid, and tenacity
+retries of transport faults (429 with Retry-After, 5xx, dropped connections, timeouts).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fakeserver import FakeOpenAI, Reply
+
+from briefing import llm, resources
+from briefing.config import BriefSpec, Settings
+from briefing.errors import (
+    AuthenticationFailed,
+    InvalidReply,
+    LLMError,
+    ServerUnreachable,
+)
+from briefing.models import ExtractionReply
+
+MESSAGES = [
+    {"role": "system", "content": "You extract events."},
+    {"role": "user", "content": "[1] Home\n[2] Japan and Australia met in Canberra."},
+]
+CONTEXT = {"sentence_numbers": {1, 2, 3}, "published": "2024-03-03"}
+
+
+def make_settings(base_url: str | None, **overrides: Any) -> Settings:
+    """Settings for a hosted-style server with tiny waits, so retries cost milliseconds."""
+    settings = Settings(
+        brief=BriefSpec(),
+        api_key="test-key",
+        base_url=base_url,
+        model="test-model",
+        use_local=False,
+    )
+    fast = {
+        "retry_initial_wait": 0.01,
+        "max_retry_wait": 0.05,
+        "request_timeout": 5.0,
+        "transport_attempts": 3,
+        "validation_attempts": 3,
+    }
+    return replace(settings, **{**fast, **overrides})
+
+
+def reask(errors: str) -> str:
+    return resources.render("prompts", "reask.j2", errors=errors)
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "evidence": [2],
+        "type": "CONSULT",
+        "subtype": "ministers' meeting",
+        "summary": "The foreign ministers of Japan and Australia met in Canberra.",
+        "actors": [{"name": "Japan", "normalized": "Japan", "country": "Japan"}],
+        "location": "Canberra, Australia",
+        "date": "2024-03-01",
+        "date_basis": "relative",
+        "status": "occurred",
+        "role": "main",
+    }
+    return {**base, **changes}
+
+
+def reply(*events: dict[str, Any], furniture: list[int] | None = None) -> dict[str, Any]:
+    return {"furniture": [1] if furniture is None else furniture, "events": list(events)}
+
+
+VALID = reply(event())
+
+
+class Run:
+    """One ``ask`` against the fake server, recording notices."""
+
+    def __init__(self, fake: FakeOpenAI, **overrides: Any) -> None:
+        self.fake = fake
+        self.settings = make_settings(fake.base_url, **overrides)
+        self.client = llm.make_client(self.settings)
+        self.notices: list[str] = []
+
+    def ask(self, **kwargs: Any) -> llm.Answer[ExtractionReply]:
+        return llm.ask(
+            self.client,
+            self.settings,
+            MESSAGES,
+            ExtractionReply,
+            reask=reask,
+            context=CONTEXT,
+            on_notice=self.notices.append,
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def run(fake_openai: FakeOpenAI) -> Run:
+    return Run(fake_openai)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- validation and re-asking -------------------------------------------------------------------
+
+
+def test_valid_reply_on_first_attempt(run: Run) -> None:
+    run.fake.push(Reply.json(VALID, usage=(120, 40), cached_tokens=100))
+    tokens: list[int] = []
+    answer = run.ask(on_tokens=tokens.append)
+    assert answer.attempts == 1
+    assert answer.value == ExtractionReply.model_validate(VALID, context=CONTEXT)
+    assert answer.value.events[0].date == "2024-03-01"
+    assert (answer.usage.requests, answer.usage.prompt_tokens) == (1, 120)
+    assert (answer.usage.completion_tokens, answer.usage.cached_tokens) == (40, 100)
+    assert answer.usage.seconds > 0
+    assert len(run.fake.requests) == 1
+    assert run.fake.requests[0]["messages"] == MESSAGES
+    assert run.fake.requests[0]["model"] == "test-model"
+    # Streamed in pieces: the token callback counts up, one call per content chunk.
+    assert len(tokens) > 3
+    assert tokens == list(range(1, len(tokens) + 1))
+    assert run.notices == []
+
+
+def test_not_json_is_reasked_with_the_error(run: Run) -> None:
+    bad = "Sure! Here are the events: none."
+    run.fake.push(Reply.text(bad, usage=(100, 9)), Reply.json(VALID, usage=(130, 40)))
+    answer = run.ask()
+    assert answer.attempts == 2
+    assert answer.value.events[0].type == "CONSULT"
+    assert answer.usage.requests == 2
+    assert answer.usage.prompt_tokens == 230
+    assert answer.usage.completion_tokens == 49
+
+    first, second = run.fake.requests
+    assert first["messages"] == MESSAGES
+    msgs = second["messages"]
+    assert msgs[: len(MESSAGES)] == MESSAGES
+    assert len(msgs) == len(MESSAGES) + 2
+    assert msgs[-2] == {"role": "assistant", "content": bad}
+    assert msgs[-1]["role"] == "user"
+    assert "Your reply was not valid" in msgs[-1]["content"]  # from prompts/reask.j2
+    assert "Invalid JSON" in msgs[-1]["content"]
+    assert msgs[-1]["content"] == reask(msgs[-1]["content"].splitlines()[1])
+    assert len(run.notices) == 1 and "attempt 1" in run.notices[0]
+
+
+@pytest.mark.parametrize(
+    ("bad_reply", "error"),
+    [
+        pytest.param(
+            reply(event(evidence=[1])), "evidence sentence 1 is listed in furniture", id="furniture"
+        ),
+        pytest.param(
+            reply(event(evidence=[7])), "evidence sentence 7 does not exist", id="not-shown"
+        ),
+        pytest.param(reply(event(date="2023-13-45")), "events.0.date", id="bad-date"),
+        pytest.param(
+            reply(event(date=None, date_basis="stated")),
+            "date is null exactly when date_basis is 'none'",
+            id="null-date-stated",
+        ),
+        pytest.param(
+            reply(event(date="2024-03-09")), "after the publication date", id="after-publication"
+        ),
+        pytest.param(reply(event(type="CHAT")), "events.0.type", id="bad-type"),
+        pytest.param({**VALID, "comment": "hi"}, "comment: Extra inputs", id="extra-field"),
+    ],
+)
+def test_invalid_json_is_reasked_with_the_error(run: Run, bad_reply: Any, error: str) -> None:
+    run.fake.push(Reply.json(bad_reply), Reply.json(VALID))
+    answer = run.ask()
+    assert answer.attempts == 2
+    assert answer.usage.requests == 2
+    msgs = run.fake.requests[1]["messages"]
+    assert json.loads(msgs[-2]["content"]) == bad_reply
+    assert msgs[-2]["role"] == "assistant"
+    assert msgs[-1]["role"] == "user"
+    assert error in msgs[-1]["content"]
+    assert msgs[-1]["content"].startswith("Your reply was not valid:\n- ")
+
+
+def test_cut_off_reply_is_a_failed_attempt_even_if_it_parses(run: Run) -> None:
+    run.fake.push(Reply.json(VALID, finish_reason="length"), Reply.json(VALID))
+    answer = run.ask(max_tokens=321)
+    assert answer.attempts == 2
+    assert len(run.fake.requests) == 2
+    assert run.fake.requests[0]["max_tokens"] == 321
+    last = run.fake.requests[1]["messages"][-1]["content"]
+    assert "cut off after 321 tokens" in last
+
+
+def test_three_invalid_replies_raise_invalid_reply(run: Run) -> None:
+    run.fake.push(
+        Reply.text("not json", usage=(10, 2)),
+        Reply.json(reply(event(evidence=[1])), usage=(20, 3)),
+        Reply.text('{"furniture": [1], "ev', finish_reason="length", usage=(30, 4)),
+        Reply.json(VALID),  # never asked for
+    )
+    with pytest.raises(InvalidReply) as caught:
+        run.ask()
+    assert len(run.fake.requests) == run.settings.validation_attempts == 3
+    assert "3 attempts" in str(caught.value)
+    assert "cut off" in str(caught.value)  # the last problem
+    assert caught.value.usage is not None
+    assert caught.value.usage.requests == 3
+    assert caught.value.usage.prompt_tokens == 60
+    # Each re-ask carries the whole conversation so far.
+    assert [len(r["messages"]) for r in run.fake.requests] == [2, 4, 6]
+
+
+def test_validation_attempts_setting_is_honoured(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, validation_attempts=1)
+    fake_openai.push(Reply.text("nope"), Reply.json(VALID))
+    with pytest.raises(InvalidReply):
+        run.ask()
+    assert len(fake_openai.requests) == 1
+
+
+# --- transport faults ---------------------------------------------------------------------------
+
+
+def test_429_honours_retry_after(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, max_retry_wait=5.0)
+    fake_openai.push(Reply.status(429, headers={"Retry-After": "1"}), Reply.json(VALID))
+    started = time.monotonic()
+    answer = run.ask()
+    elapsed = time.monotonic() - started
+    assert answer.attempts == 1  # a transport retry is not a re-ask
+    assert len(fake_openai.requests) == 2
+    assert answer.usage.requests == 2
+    assert elapsed >= 0.9
+    assert answer.usage.seconds >= 0.9
+    assert len(run.notices) == 1
+    assert "429" in run.notices[0] and "retrying in 1.0s" in run.notices[0]
+    # The retry sends the very same request.
+    assert fake_openai.requests[0] == fake_openai.requests[1]
+
+
+def test_retry_after_ms_and_cap(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, max_retry_wait=0.3)
+    fake_openai.push(
+        Reply.status(429, headers={"retry-after-ms": "200"}),
+        Reply.status(503, headers={"Retry-After": "30"}),  # capped at max_retry_wait
+        Reply.json(VALID),
+    )
+    started = time.monotonic()
+    answer = run.ask()
+    assert time.monotonic() - started < 5
+    assert answer.usage.requests == 3
+    assert "retrying in 0.2s" in run.notices[0]
+    assert "retrying in 0.3s" in run.notices[1]
+
+
+def test_5xx_then_success(run: Run) -> None:
+    run.fake.push(Reply.status(500), Reply.status(503), Reply.json(VALID, usage=(50, 5)))
+    answer = run.ask()
+    assert answer.attempts == 1
+    assert len(run.fake.requests) == 3
+    assert answer.usage.requests == 3
+    assert answer.usage.prompt_tokens == 50  # failed tries send no tokens back
+    assert len(run.notices) == 2
+    assert run.notices[0].startswith("HTTP 500") and "fake server: HTTP 500" in run.notices[0]
+    assert run.notices[1].startswith("HTTP 503") and "retrying in" in run.notices[1]
+
+
+def test_dropped_connection_then_success(run: Run) -> None:
+    run.fake.push(Reply.drop(), Reply.json(VALID))
+    answer = run.ask()
+    assert len(run.fake.requests) == 2
+    assert answer.usage.requests == 2
+    assert len(run.notices) == 1 and "connection" in run.notices[0].lower()
+
+
+def test_slow_reply_times_out_and_is_retried(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, request_timeout=0.5)
+    fake_openai.push(Reply.json(VALID).after(2), Reply.json(VALID))
+    started = time.monotonic()
+    answer = run.ask()
+    assert time.monotonic() - started < 1.8  # did not wait for the slow reply
+    assert len(fake_openai.requests) == 2
+    assert answer.usage.requests == 2
+    assert answer.value.events
+    assert "timed out" in run.notices[0]
+
+
+def test_401_fails_at_once(run: Run) -> None:
+    run.fake.push(Reply.status(401), Reply.json(VALID))
+    with pytest.raises(AuthenticationFailed) as caught:
+        run.ask()
+    assert len(run.fake.requests) == 1
+    assert "401" in str(caught.value)
+    assert run.notices == []
+
+
+def test_400_is_an_llm_error_without_retry(run: Run) -> None:
+    run.fake.push(Reply.status(400), Reply.json(VALID))
+    with pytest.raises(LLMError) as caught:
+        run.ask()
+    assert type(caught.value) is LLMError
+    assert len(run.fake.requests) == 1
+    assert "400" in str(caught.value)
+    assert caught.value.usage is not None and caught.value.usage.requests == 1
+
+
+def test_nothing_listening_is_server_unreachable() -> None:
+    settings = make_settings(f"http://127.0.0.1:{closed_port()}/v1", transport_attempts=4)
+    notices: list[str] = []
+    with pytest.raises(ServerUnreachable) as caught:
+        llm.ask(
+            llm.make_client(settings),
+            settings,
+            MESSAGES,
+            ExtractionReply,
+            reask=reask,
+            on_notice=notices.append,
+        )
+    assert "after 4 tries" in str(caught.value)
+    assert caught.value.usage is not None and caught.value.usage.requests == 4
+    assert len(notices) == 3  # one before each retry
+
+
+def test_persistent_500_gives_up(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, transport_attempts=4)
+    fake_openai.respond_with(lambda body: Reply.status(500))
+    with pytest.raises(LLMError) as caught:
+        run.ask()
+    assert len(fake_openai.requests) == 4
+    assert not isinstance(caught.value, InvalidReply | AuthenticationFailed)
+    assert "500" in str(caught.value)
+    assert caught.value.usage is not None and caught.value.usage.requests == 4
+
+
+def test_transport_failure_after_reask_still_counts_earlier_requests(run: Run) -> None:
+    run.fake.push(Reply.text("not json", usage=(10, 2)), Reply.status(401))
+    with pytest.raises(AuthenticationFailed) as caught:
+        run.ask()
+    assert len(run.fake.requests) == 2
+    assert caught.value.usage is not None
+    assert caught.value.usage.requests == 2
+    assert caught.value.usage.prompt_tokens == 10
+
+
+# --- the request body ---------------------------------------------------------------------------
+
+
+def walk(node: Any) -> list[Any]:
+    """Every dict and list in a JSON tree."""
+    found = [node]
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        if isinstance(child, dict | list):
+            found += walk(child)
+    return found
+
+
+def sent_schema(fake: FakeOpenAI, settings: Settings) -> dict[str, Any]:
+    """Ask once with ``settings`` through a client on the fake server; return the sent body."""
+    client = llm.make_client(replace(settings, base_url=fake.base_url))
+    fake.push(Reply.json(VALID))
+    llm.ask(client, settings, MESSAGES, ExtractionReply, reask=reask, context=CONTEXT)
+    return fake.requests[-1]
+
+
+def test_request_body(fake_openai: FakeOpenAI) -> None:
+    body = sent_schema(fake_openai, make_settings(fake_openai.base_url))
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["max_tokens"] == 1500
+    assert body["temperature"] == 0.0
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["name"] == "ExtractionReply"
+    assert fmt["json_schema"]["strict"] is True
+    schema = fmt["json_schema"]["schema"]
+    assert "$ref" not in json.dumps(schema) and "$defs" not in schema
+    objects = [n for n in walk(schema) if isinstance(n, dict) and n.get("type") == "object"]
+    # The reply, an event, an actor: every one closed and fully required.
+    assert len(objects) == 3
+    for obj in objects:
+        assert obj["additionalProperties"] is False
+        assert sorted(obj["required"]) == sorted(obj["properties"])
+    event_props = schema["properties"]["events"]["items"]["properties"]
+    assert {"evidence", "date", "date_basis", "location", "actors"} <= set(event_props)
+    assert "title" not in schema and "title" not in event_props["summary"]
+    # Not talking to OpenAI: length bounds stay, they become llama.cpp grammar bounds.
+    assert event_props["summary"]["maxLength"] == 200
+    assert event_props["summary"]["minLength"] == 10
+    # The caller's model is not mutated by the shaping.
+    assert "$defs" in ExtractionReply.model_json_schema()
+
+
+@pytest.mark.parametrize("base_url", [None, "https://api.openai.com/v1"])
+def test_openai_strict_schema_drops_length_bounds(
+    fake_openai: FakeOpenAI, base_url: str | None
+) -> None:
+    settings = make_settings(base_url)
+    body = sent_schema(fake_openai, settings)
+    text = json.dumps(body["response_format"])
+    assert "maxLength" not in text and "minLength" not in text
+    schema = body["response_format"]["json_schema"]["schema"]
+    summary = schema["properties"]["events"]["items"]["properties"]["summary"]
+    assert summary["type"] == "string"
+    # Bounds OpenAI accepts stay.
+    assert schema["properties"]["events"]["maxItems"] == 10
+    assert "pattern" in json.dumps(body["response_format"])
+
+
+def test_local_server_keeps_length_bounds(fake_openai: FakeOpenAI) -> None:
+    settings = replace(make_settings(None), use_local=True)
+    body = sent_schema(fake_openai, settings)
+    assert '"maxLength": 200' in json.dumps(body["response_format"])
+
+
+def test_response_format_directly() -> None:
+    strict = llm.response_format(ExtractionReply, "X", openai_strict=True)
+    loose = llm.response_format(ExtractionReply, "X", openai_strict=False)
+    assert "maxLength" in json.dumps(loose) and "maxLength" not in json.dumps(strict)
+    assert strict["json_schema"]["name"] == "X"
