@@ -8,7 +8,7 @@ Main-event recall uses only the gold events with ``role == "main"``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +58,18 @@ class Score:
         return self.events_matching / self.events if self.events else 0.0
 
 
-def load_gold(path: Path, seeds_dir: Path) -> list[GoldEvent]:
-    """Read the gold file and locate every quote in its seed file."""
+def load_gold(path: Path, seeds_dir: Path, files: Collection[str] | None = None) -> list[GoldEvent]:
+    """Read the gold file and locate every quote in its seed file.
+
+    ``files``, when given, keeps only the gold events of those file names (a run on a subset).
+    """
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         g = json.loads(line)
+        if files is not None and g["file"] not in files:
+            continue
         text = (seeds_dir / g["file"]).read_text(encoding="utf-8")
         start = text.find(g["quote"])
         if start < 0:

@@ -8,6 +8,7 @@ the conversation so a local server's prompt cache reuses them from one source to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import llm, resources
+from .align import align
 from .config import Settings
 from .errors import InvalidReply
 from .models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
@@ -64,6 +66,7 @@ def extract(
                 ExtractionReply,
                 reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
                 context=context,
+                repair=functools.partial(repair_evidence, window=window),
                 max_tokens=MAX_REPLY_TOKENS,
                 on_tokens=progress.on_tokens,
                 on_notice=progress.on_notice,
@@ -86,6 +89,40 @@ def extract(
     # Each window's reply was validated; together they may hold more events than one reply may.
     merged = ExtractionReply.model_construct(furniture=sorted(furniture), events=events)
     return Extraction(source_id=source.id, reply=merged, usage=usage, salvaged=salvaged)
+
+
+def repair_evidence(data: Any, window: Sequence[Sentence]) -> Any:
+    """Fix what needs no model: evidence numbers that do not state the event's summary are
+    moved to the sentence that does, and events whose only support is furniture are dropped.
+
+    Anything malformed is left as it is, for validation to report.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        return data
+    raw_furniture = data.get("furniture")
+    furniture = (
+        {n for n in raw_furniture if isinstance(n, int)}
+        if isinstance(raw_furniture, list)
+        else set()
+    )
+    events = []
+    for event in data["events"]:
+        evidence = event.get("evidence") if isinstance(event, dict) else None
+        summary = event.get("summary") if isinstance(event, dict) else None
+        if (
+            not isinstance(summary, str)
+            or not isinstance(evidence, list)
+            or not all(isinstance(n, int) for n in evidence)
+        ):
+            events.append(event)
+            continue
+        found = align(summary, evidence, window, furniture)
+        if found is None:
+            events.append(event)  # unsupported: validation or grounding deals with it
+        elif not set(found.numbers) <= furniture:
+            events.append({**event, "evidence": list(found.numbers)})
+        # else: the event restates a furniture sentence (a teaser, a headline): no event
+    return {**data, "events": events}
 
 
 def salvage(text: str, context: dict[str, Any]) -> ExtractionReply | None:

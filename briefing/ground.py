@@ -3,83 +3,20 @@
 A citation's ``quote`` is always ``text[start:end]`` of the file it names; :func:`cite` refuses to
 build one that is not, so no later stage can carry a paraphrase as a quote.
 
-Small models sometimes cite the wrong sentence number (the summary describes sentence 28 but
-cites 13). Before citing, the summary is compared word-for-word with the cited sentences: when
-they share too little and another non-furniture sentence clearly matches, the event is realigned
-to it (``alignment="realigned"``); when nothing in the article supports it, the event is dropped
-and counted, never shipped with a citation that does not back it.
+Before citing, :func:`briefing.align.align` checks that the cited sentences support the
+summary: an event is re-pointed to the sentence that does (``alignment="realigned"``), or dropped
+and counted when nothing in the article supports it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
+from .align import align
 from .errors import BriefingError
 from .models import Actor, Citation, Event, EventDraft, Extraction, Source
-
-# Share of the summary's content words a cited sentence must contain to count as support.
-MIN_SUPPORT = 0.25
-# A sentence that is not cited must cover this share to replace the cited ones.
-REALIGN_SUPPORT = 0.45
-
-_WORD = re.compile(r"[^\W\d_][\w’'-]{2,}")
-_STOPWORDS = frozenset(
-    {
-        "the",
-        "and",
-        "for",
-        "with",
-        "that",
-        "this",
-        "from",
-        "their",
-        "they",
-        "will",
-        "have",
-        "has",
-        "had",
-        "was",
-        "were",
-        "been",
-        "its",
-        "into",
-        "about",
-        "also",
-        "said",
-        "says",
-        "which",
-        "while",
-        "after",
-        "before",
-        "over",
-        "under",
-        "than",
-        "then",
-        "them",
-        "there",
-        "these",
-        "those",
-        "would",
-        "could",
-        "should",
-        "other",
-        "more",
-        "most",
-        "such",
-        "only",
-        "some",
-        "being",
-        "between",
-        "during",
-        "against",
-        "among",
-        "three",
-        "two",
-    }
-)
 
 
 class GroundingError(BriefingError):
@@ -122,49 +59,18 @@ def ground(extraction: Extraction, source: Source, file: str) -> Grounded:
     events: list[Event] = []
     unsupported = realigned = 0
     for draft in extraction.reply.events:
-        evidence = align(draft, source, furniture)
-        if evidence is None:
+        for n in draft.evidence:
+            if not 1 <= n <= len(source.sentences):
+                raise GroundingError(f"{source.path} has no sentence {n}")
+        found = align(draft.summary, draft.evidence, source.sentences, furniture)
+        if found is None:
             unsupported += 1
             continue
-        numbers, moved = evidence
-        realigned += moved
-        event = _event(draft, source, file, numbers, "realigned" if moved else "as_cited")
+        realigned += found.moved
+        event = _event(draft, source, file, found.numbers, found.moved)
         if all(e.id != event.id for e in events):
             events.append(event)
     return Grounded(tuple(events), unsupported, realigned)
-
-
-def align(draft: EventDraft, source: Source, furniture: set[int]) -> tuple[list[int], bool] | None:
-    """The sentence numbers that support ``draft``'s summary, and whether they were moved.
-
-    Returns None when neither the cited sentences nor any other article sentence support it.
-    """
-    for n in draft.evidence:
-        if not 1 <= n <= len(source.sentences):
-            raise GroundingError(f"{source.path} has no sentence {n}")
-    wanted = content_words(draft.summary)
-    if not wanted:
-        return sorted(set(draft.evidence)), False
-
-    def support(number: int) -> float:
-        return len(wanted & content_words(source.sentences[number - 1].text)) / len(wanted)
-
-    cited = sorted(set(draft.evidence))
-    backing = [n for n in cited if support(n) >= MIN_SUPPORT]
-    if backing:
-        return backing, False
-    candidates = [s.number for s in source.sentences if s.number not in furniture]
-    if not candidates:
-        return None
-    best = max(candidates, key=lambda n: (support(n), -n))
-    if support(best) >= REALIGN_SUPPORT:
-        return [best], True
-    return None
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words of three letters or more, without common function words."""
-    return {w.lower().strip("’'-") for w in _WORD.findall(text)} - _STOPWORDS
 
 
 def event_id(source_id: str, draft: EventDraft) -> str:
@@ -174,7 +80,7 @@ def event_id(source_id: str, draft: EventDraft) -> str:
 
 
 def _event(
-    draft: EventDraft, source: Source, file: str, numbers: list[int], alignment: str
+    draft: EventDraft, source: Source, file: str, numbers: tuple[int, ...], moved: bool
 ) -> Event:
     return Event(
         id=event_id(source.id, draft),
@@ -189,5 +95,5 @@ def _event(
         status=draft.status,
         role=draft.role,
         citations=tuple(cite(source, n, file) for n in numbers),
-        alignment=alignment,  # type: ignore[arg-type]
+        alignment="realigned" if moved else "as_cited",
     )

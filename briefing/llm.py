@@ -14,6 +14,7 @@ Usage (requests, tokens, seconds) is counted across both loops.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,11 +91,15 @@ def ask(
     *,
     reask: Callable[[str], str],
     context: dict[str, Any] | None = None,
+    repair: Callable[[Any], Any] | None = None,
     max_tokens: int = 1500,
     on_tokens: TokenCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Answer[T]:
     """Get a reply that validates as ``reply_model``; re-ask with the errors (``reask(errors)``).
+
+    ``repair``, if given, gets the parsed JSON and returns it with deterministic fixes applied
+    before validation (a fix costs nothing; a re-ask costs a whole reply).
 
     Raises :class:`InvalidReply` when every attempt failed, other :class:`LLMError` subclasses
     when the server does.
@@ -114,10 +119,16 @@ def ask(
             problem = f"the reply was cut off after {max_tokens} tokens; answer more briefly"
         else:
             try:
-                value = reply_model.model_validate_json(done.text, context=context)
+                if repair is None:
+                    value = reply_model.model_validate_json(done.text, context=context)
+                else:
+                    data = repair(json.loads(done.text))
+                    value = reply_model.model_validate(data, context=context)
                 return Answer(value=value, usage=total, attempts=attempt)
             except ValidationError as exc:
                 problem = describe_validation_error(exc)
+            except ValueError as exc:  # not JSON at all
+                problem = f"- reply: not valid JSON ({exc})"
         if on_notice and attempt < settings.validation_attempts:
             on_notice(f"invalid reply (attempt {attempt}), asking again: {problem[:120]}")
         conversation = [
@@ -222,6 +233,7 @@ def _stream_once(
     parts: list[str] = []
     finish: str | None = None
     prompt_tokens = completion_tokens = cached = 0
+    prompt_ms = predicted_ms = 0.0
     with stream:
         for chunk in stream:
             for choice in chunk.choices:
@@ -236,17 +248,30 @@ def _stream_once(
                 completion_tokens = chunk.usage.completion_tokens
                 details = chunk.usage.prompt_tokens_details
                 cached = (details.cached_tokens or 0) if details else 0
+            # llama-server adds its own ``timings`` (cumulative: the last one seen is the total).
             timings = (chunk.model_extra or {}).get("timings")
-            if isinstance(timings, dict) and "cache_n" in timings:
-                cached = int(timings["cache_n"])  # llama-server's count of reused prompt tokens
+            if isinstance(timings, dict):
+                if "cache_n" in timings:
+                    cached = int(timings["cache_n"])  # prompt tokens reused from its cache
+                prompt_ms = _milliseconds(timings.get("prompt_ms"), prompt_ms)
+                predicted_ms = _milliseconds(timings.get("predicted_ms"), predicted_ms)
     usage = Usage(
         requests=1,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens or len(parts),
         cached_tokens=cached,
         seconds=round(time.monotonic() - started, 3),
+        prompt_ms=round(prompt_ms, 3),
+        predicted_ms=round(predicted_ms, 3),
     )
     return _Completion("".join(parts), finish, usage)
+
+
+def _milliseconds(value: Any, default: float) -> float:
+    """``value`` when it is a non-negative number, else ``default``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return default
 
 
 def _is_transient(exc: BaseException) -> bool:

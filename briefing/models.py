@@ -275,6 +275,10 @@ class Usage(Record):
     completion_tokens: int = 0
     cached_tokens: int = 0
     seconds: float = 0.0
+    # llama-server's own timings of the requests (0 when the server sends none): milliseconds
+    # spent on the prompt tokens not taken from its cache, and on generating the reply.
+    prompt_ms: float = 0.0
+    predicted_ms: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -283,6 +287,8 @@ class Usage(Record):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
             seconds=round(self.seconds + other.seconds, 3),
+            prompt_ms=round(self.prompt_ms + other.prompt_ms, 3),
+            predicted_ms=round(self.predicted_ms + other.predicted_ms, 3),
         )
 
 

@@ -49,6 +49,7 @@ class Reply:
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = (10, 5)
     cached_tokens: int | None = None
+    timings: dict[str, Any] | None = None  # llama-server's extra ``timings`` object
     status_code: int = 200
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -61,14 +62,20 @@ class Reply:
         usage: tuple[int, int] | None = (10, 5),
         finish_reason: str = "stop",
         cached_tokens: int | None = None,
+        timings: dict[str, Any] | None = None,
     ) -> Reply:
         """A chat completion whose ``message.content`` is ``json.dumps(obj)``.
 
         ``usage`` is ``(prompt_tokens, completion_tokens)``, or None to omit usage;
-        ``cached_tokens`` adds ``usage.prompt_tokens_details.cached_tokens``.
+        ``cached_tokens`` adds ``usage.prompt_tokens_details.cached_tokens``; ``timings`` is
+        sent on the last chunk of a stream, as llama-server does.
         """
         return Reply.text(
-            json.dumps(obj), usage=usage, finish_reason=finish_reason, cached_tokens=cached_tokens
+            json.dumps(obj),
+            usage=usage,
+            finish_reason=finish_reason,
+            cached_tokens=cached_tokens,
+            timings=timings,
         )
 
     @staticmethod
@@ -78,6 +85,7 @@ class Reply:
         finish_reason: str = "stop",
         usage: tuple[int, int] | None = (10, 5),
         cached_tokens: int | None = None,
+        timings: dict[str, Any] | None = None,
     ) -> Reply:
         """A chat completion with ``content`` exactly as given (any text, truncated JSON...)."""
         return Reply(
@@ -86,6 +94,7 @@ class Reply:
             finish_reason=finish_reason,
             usage=usage,
             cached_tokens=cached_tokens,
+            timings=timings,
         )
 
     @staticmethod
@@ -319,6 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
         usage = _usage(reply)
         if include_usage and usage is not None:
             chunks.append({**base, "choices": [], "usage": usage})
+        if reply.timings is not None:
+            chunks[-1] = {**chunks[-1], "timings": reply.timings}
 
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

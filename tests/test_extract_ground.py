@@ -287,7 +287,8 @@ def test_extract_and_ground_seed(fake_openai: FakeOpenAI, seed: Source) -> None:
 
 def test_extract_reasks_evidence_outside_the_source(fake_openai: FakeOpenAI, seed: Source) -> None:
     settings = make_settings(fake_openai.base_url)
-    bad = {"furniture": [1], "events": [draft(evidence=[41])]}
+    # A summary no sentence supports, so no repair can move the evidence: only a re-ask helps.
+    bad = {"furniture": [1], "events": [draft(evidence=[41], summary=UNSUPPORTED)]}
     fake_openai.push(Reply.json(bad), Reply.json(SEED_REPLY))
     notices: list[str] = []
     extraction = extract(
@@ -418,6 +419,9 @@ def long_source(tmp_path: Path, count: int = 24) -> Source:
     return source
 
 
+UNSUPPORTED = "Zanzibar bakers juggled pineapples quietly at dawn."
+
+
 def window_event(number: int, *, summary: str | None = None) -> dict[str, Any]:
     return draft(
         evidence=[number],
@@ -491,7 +495,8 @@ def test_window_context_rejects_a_sentence_outside_the_window(
     first_of_second = windows[1][0].number
     fake_openai.push(
         Reply.json({"furniture": [], "events": [window_event(2)]}),
-        Reply.json({"furniture": [], "events": [window_event(2)]}),  # 2 is not in window 2
+        # 2 is not in window 2, and the summary matches nothing there: re-asked.
+        Reply.json({"furniture": [], "events": [window_event(2, summary=UNSUPPORTED)]}),
     )
     fake_openai.respond_with(
         lambda body: Reply.json({"furniture": [], "events": [window_event(shown_numbers(body)[0])]})
@@ -516,11 +521,14 @@ def test_windows_may_together_report_more_than_ten_events(
     windows = sentence_windows(source.sentences, 400, 2)
     fake_openai.respond_with(
         lambda body: Reply.json(
-            {"furniture": [], "events": [window_event(n) for n in shown_numbers(body)[:3]]}
+            {
+                "furniture": [],
+                "events": [window_event(n) for n in shown_numbers(body) if n != 1][:3],
+            }
         )
     )
     extraction = extract(llm.make_client(settings), settings, source)
-    expected = {n for w in windows for n in [s.number for s in w][:3]}
+    expected = {n for w in windows for n in [s.number for s in w if s.number != 1][:3]}
     assert len(expected) > 10
     assert sorted(e.evidence[0] for e in extraction.reply.events) == sorted(expected)
     assert len(ground(extraction, source, source.path).events) == len(expected)
@@ -693,3 +701,23 @@ def test_sentences_of_real_text_window_like_synthetic_ones() -> None:
     windows = sentence_windows(sentences, 120, 2)
     check_windows(windows, sentences, 2)
     assert len(windows) > 3
+
+
+def test_wrong_evidence_is_repaired_without_a_reask(fake_openai: FakeOpenAI, seed: Source) -> None:
+    # Seed 001: sentence 5 states the Tokyo talks; the model cites 9 (the IT-workers
+    # agreement), a wrong number. Sentence 26 is the "UAE receives first Rafale jet" teaser,
+    # which it marks furniture and yet restates as an event: that event must go, without
+    # paying for a re-ask.
+    talks = draft(
+        evidence=[9],
+        summary="South Korea, the US and Japan held their first trilateral working-level talks "
+        "on cooperation against North Korea's cyber threats.",
+    )
+    teaser = draft(evidence=[26], summary="The UAE received its first Rafale jet.")
+    fake_openai.push(Reply.json({"furniture": [2, 26], "events": [talks, teaser]}))
+    settings = make_settings(fake_openai.base_url)
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert len(fake_openai.requests) == 1
+    assert [e.evidence for e in extraction.reply.events] == [[5]]
+    [event] = ground(extraction, seed, seed.path).events
+    assert event.citations[0].quote.startswith("South Korea, the US and Japan held")

@@ -111,6 +111,27 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# --- usage from llama-server ---------------------------------------------------------------------
+
+
+def test_llama_server_timings_are_recorded(run: Run) -> None:
+    # llama-server's last chunk carries its own timings; cache_n wins over usage's cached_tokens.
+    timings = {"cache_n": 90, "prompt_n": 30, "prompt_ms": 250.5, "predicted_ms": 1200.25}
+    run.fake.push(Reply.json(VALID, usage=(120, 40), cached_tokens=7, timings=timings))
+    run.fake.push(Reply.json(VALID, usage=(100, 20), timings={"prompt_ms": 10, "predicted_ms": 5}))
+    first, second = run.ask().usage, run.ask().usage
+    assert (first.cached_tokens, first.prompt_ms, first.predicted_ms) == (90, 250.5, 1200.25)
+    assert (second.cached_tokens, second.prompt_ms, second.predicted_ms) == (0, 10.0, 5.0)
+    total = first + second
+    assert (total.prompt_ms, total.predicted_ms) == (260.5, 1205.25)
+
+
+def test_timings_that_are_not_numbers_are_ignored(run: Run) -> None:
+    run.fake.push(Reply.json(VALID, timings={"prompt_ms": "n/a"}))
+    usage = run.ask().usage
+    assert (usage.prompt_ms, usage.predicted_ms) == (0.0, 0.0)
+
+
 # --- validation and re-asking -------------------------------------------------------------------
 
 

