@@ -50,6 +50,7 @@ def extract(
     events: list[EventDraft] = []
     usage = Usage()
     salvaged = False
+    repaired = RepairLog()
     for window in sentence_windows(
         source.sentences, settings.window_chars, settings.window_overlap
     ):
@@ -58,6 +59,8 @@ def extract(
             {"role": "user", "content": render_user_prompt(window, source.published)},
         ]
         context = {"sentence_numbers": {s.number for s in window}, "published": source.published}
+        log = RepairLog()
+        repair = functools.partial(repair_evidence, window=window, log=log)
         try:
             answer = llm.ask(
                 client,
@@ -66,13 +69,13 @@ def extract(
                 ExtractionReply,
                 reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
                 context=context,
-                repair=functools.partial(repair_evidence, window=window),
+                repair=repair,
                 max_tokens=MAX_REPLY_TOKENS,
                 on_tokens=progress.on_tokens,
                 on_notice=progress.on_notice,
             )
         except InvalidReply as exc:
-            reply = salvage(exc.last_reply, context)
+            reply = salvage(exc.last_reply, context, repair)
             if reply is None:
                 raise
             if progress.on_notice:
@@ -84,19 +87,45 @@ def extract(
             reply, usage = answer.value, usage + answer.usage
         furniture.update(reply.furniture)
         events.extend(e for e in reply.events if e not in events)  # windows overlap
+        repaired = RepairLog(
+            repaired.moved + log.moved,
+            repaired.unsupported + log.unsupported,
+            repaired.furniture + log.furniture,
+        )
     # Windows overlap and may disagree: a sentence one window cites as evidence is article text.
     furniture -= {n for e in events for n in e.evidence}
     # Each window's reply was validated; together they may hold more events than one reply may.
     merged = ExtractionReply.model_construct(furniture=sorted(furniture), events=events)
-    return Extraction(source_id=source.id, reply=merged, usage=usage, salvaged=salvaged)
+    return Extraction(
+        source_id=source.id,
+        reply=merged,
+        usage=usage,
+        salvaged=salvaged,
+        realigned=repaired.moved,
+        unsupported=repaired.unsupported,
+        furniture_events=repaired.furniture,
+    )
 
 
-def repair_evidence(data: Any, window: Sequence[Sentence]) -> Any:
-    """Fix what needs no model: evidence numbers that do not state the event's summary are
-    moved to the sentence that does, and events whose only support is furniture are dropped.
+@dataclass
+class RepairLog:
+    """What :func:`repair_evidence` changed in the last reply it saw."""
 
-    Anything malformed is left as it is, for validation to report.
+    moved: int = 0
+    unsupported: int = 0
+    furniture: int = 0
+
+
+def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None = None) -> Any:
+    """Fix what needs no model, before validation.
+
+    Evidence that does not state the event's summary is moved to the window sentence that does;
+    an event that restates a furniture sentence (a teaser, a headline) is dropped, and so is one
+    that no sentence supports (grounding would drop it anyway; a re-ask would cost a whole
+    reply). Anything malformed is left as it is, for validation to report.
     """
+    log = log if log is not None else RepairLog()
+    log.moved = log.unsupported = log.furniture = 0
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         return data
     raw_furniture = data.get("furniture")
@@ -118,20 +147,26 @@ def repair_evidence(data: Any, window: Sequence[Sentence]) -> Any:
             continue
         found = align(summary, evidence, window, furniture)
         if found is None:
-            events.append(event)  # unsupported: validation or grounding deals with it
-        elif not set(found.numbers) <= furniture:
-            events.append({**event, "evidence": list(found.numbers)})
-        # else: the event restates a furniture sentence (a teaser, a headline): no event
+            log.unsupported += 1
+            continue
+        article = [n for n in found.numbers if n not in furniture]
+        if not article:
+            log.furniture += 1
+            continue
+        log.moved += found.moved
+        events.append({**event, "evidence": article})
     return {**data, "events": events}
 
 
-def salvage(text: str, context: dict[str, Any]) -> ExtractionReply | None:
+def salvage(
+    text: str, context: dict[str, Any], repair: Callable[[Any], Any] = lambda data: data
+) -> ExtractionReply | None:
     """The valid part of an invalid reply: its furniture and each event that passes on its own.
 
     None when the reply is not a JSON object with a usable furniture list.
     """
     try:
-        data = json.loads(text)
+        data = repair(json.loads(text))
         furniture = ExtractionReply(furniture=data["furniture"], events=[]).furniture
     except (ValueError, TypeError, KeyError, ValidationError):
         return None

@@ -300,6 +300,10 @@ class Extraction(Record):
     usage: Usage
     # True when every attempt was invalid and the valid part of the last reply was kept.
     salvaged: bool = False
+    # Deterministic repairs before validation (see extract.repair_evidence).
+    realigned: int = 0
+    unsupported: int = 0
+    furniture_events: int = 0
 
 
 class TimelineEntry(Record):
@@ -338,6 +342,7 @@ class SourceEntry(Record):
     furniture_preview: tuple[str, ...]
     events: int
     unsupported: int = Field(0, description="events dropped: no sentence supports their summary")
+    furniture_events: int = Field(0, description="events dropped: they restate page furniture")
     realigned: int = Field(0, description="events whose cited sentence was corrected")
     salvaged: bool = Field(False, description="the model never gave a fully valid reply")
 

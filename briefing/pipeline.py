@@ -248,8 +248,9 @@ def _source_entry(
         furniture=furniture,
         furniture_preview=preview,
         events=len(grounded.events),
-        unsupported=grounded.unsupported,
-        realigned=grounded.realigned,
+        unsupported=grounded.unsupported + extraction.unsupported,
+        furniture_events=extraction.furniture_events,
+        realigned=grounded.realigned + extraction.realigned,
         salvaged=extraction.salvaged,
     )
 
