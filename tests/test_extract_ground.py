@@ -499,7 +499,9 @@ def test_window_evidence_outside_the_window_is_moved_or_dropped(
             {
                 "furniture": [],
                 "events": [
-                    window_event(2, summary=f"Officials of {country} met their partners for talks."),
+                    window_event(
+                        2, summary=f"Officials of {country} met their partners for talks."
+                    ),
                     window_event(2, summary=UNSUPPORTED),
                 ],
             }
