@@ -165,7 +165,8 @@ def one_run(settings: Settings, seeds: Path, gold_file: Path | None) -> dict[str
         s = score(
             result.events, read, load_gold(gold_file, seeds, {Path(x.path).name for x in read})
         )
-        row["gold"] = {**vars(s), "main_recall": s.main_recall, "precision": s.precision}
+        row["gold"] = {**vars(s), "main_recall": round(s.main_recall, 3)}
+        row["gold"]["precision"] = round(s.precision, 3)
     return row
 
 
@@ -273,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nWARNING: the model file was assembled again after the first run")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        figures = {"seeds": str(args.seeds), "gold": str(gold_file), "cpus": os.cpu_count()}
+        gold = str(gold_file.resolve()) if gold_file else None
+        figures = {"seeds": str(args.seeds.resolve()), "gold": gold, "cpus": os.cpu_count()}
         args.json.write_text(json.dumps({**figures, "runs": runs}, indent=2) + "\n")
     return 0
 

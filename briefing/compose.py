@@ -132,7 +132,8 @@ def actor_entries(events: Sequence[Event]) -> tuple[ActorEntry, ...]:
         country = Counter(r[3] for r in rows).most_common(1)[0][0]
         written = tuple(sorted({r[2] for r in rows} - {name}))
         acted_in = list(dict.fromkeys(r[0] for r in rows))
-        text = f"{name} ({country}) takes part in {len(acted_in)} event{'s' * (len(acted_in) > 1)}."
+        who = name if name.casefold() == country.casefold() else f"{name} ({country})"
+        text = f"{who} takes part in {len(acted_in)} event{'s' * (len(acted_in) > 1)}."
         entries.append(
             ActorEntry(
                 name=name,

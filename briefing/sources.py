@@ -208,11 +208,34 @@ def _html_main_text(html: str) -> tuple[str, str | None, str | None, str | None]
 
 
 def _first_line(text: str, kind: Kind) -> str | None:
-    for line in text.splitlines():
-        line = (line.lstrip("#") if kind == "markdown" else line).strip()
-        if any(c.isalnum() for c in line):  # not a "---" rule or front-matter fence
-            return line[:200].rstrip()
-    return None
+    """The headline: the first line of a few words that is not a date or a reading time.
+
+    Scraped pages often glue a breadcrumb to the headline ("HomeWorldAsiaUnited States plans…")
+    and repeat the clean headline just below; a later line that ends the first one wins.
+    """
+    lines = []
+    for raw in text.splitlines()[:15]:
+        if kind == "markdown" and raw.startswith("#") and raw.lstrip("#").strip():
+            return raw.lstrip("#").strip()[:200]  # a Markdown heading says what it is
+        line = raw.strip()
+        if not any(c.isalnum() for c in line):
+            continue  # a "---" rule or front-matter fence
+        lines.append(line)
+    candidates = [
+        line
+        for line in lines
+        if len(line.split()) >= 4 and not find_published(line) and not _READ_TIME.search(line)
+    ]
+    if not candidates:
+        return lines[0][:200].rstrip() if lines else None
+    first = candidates[0]
+    for later in candidates[1:]:
+        if first != later and first.endswith(later):
+            return later[:200].rstrip()
+    return first[:200].rstrip()
+
+
+_READ_TIME = re.compile(r"\b\d+\s*mins?\s+read\b", re.IGNORECASE)
 
 
 # --- sentences ----------------------------------------------------------------------------------

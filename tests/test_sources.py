@@ -201,11 +201,14 @@ def test_seed_outlets(seeds: dict[str, Source], prefix: str, outlet: str | None)
     assert seeds[prefix].outlet == outlet
 
 
-def test_seed_titles_are_first_lines(seeds: dict[str, Source]) -> None:
+def test_seed_titles_are_headlines(seeds: dict[str, Source]) -> None:
     assert seeds["003"].title == (
         "NSAs of US, South Korea and Japan will meet to discuss North Korean threat"
     )
-    assert seeds["001"].title == "December 7, 2023"
+    # A date line and a reading time come before the headline.
+    assert seeds["001"].title == "S. Korea, US, Japan Meet on N. Korea’s Cyber Threats"
+    # A breadcrumb glued to the headline, and the clean headline repeated below it.
+    assert seeds["000"].title == "United States plans trilateral summit with Korea and Japan"
 
 
 @pytest.mark.parametrize(
