@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,11 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
         progress.stage("starting the embedded model")
         with local.embedded_server(settings, on_status=progress.notice) as server:
             ready = time.monotonic() - started
-            local_settings = settings.with_endpoint(server.base_url, "local", server.model_name)
+            local_settings = replace(
+                settings.with_endpoint(server.base_url, "local", server.model_name),
+                # More requests than server slots would only queue there, hiding real progress.
+                concurrency=min(settings.concurrency, settings.local.parallel),
+            )
             endpoint = pipeline.Endpoint(
                 server=f"127.0.0.1:{server.port} (embedded llama-server"
                 + (", reused)" if server.reused else ")"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +32,12 @@ MAX_REPLY_TOKENS = 1400
 
 @dataclass(frozen=True)
 class ExtractionProgress:
-    """Callbacks for one source: chunks received so far, and one-line notices (retries)."""
+    """Hooks for one source: chunks received so far, one-line notices (retries), and a flag
+    that, once set, stops retrying (the build is being cancelled)."""
 
     on_tokens: Callable[[int], None] | None = None
     on_notice: Callable[[str], None] | None = None
+    cancel: threading.Event | None = None
 
 
 def extract(
@@ -73,6 +76,7 @@ def extract(
                 max_tokens=MAX_REPLY_TOKENS,
                 on_tokens=progress.on_tokens,
                 on_notice=progress.on_notice,
+                cancel=progress.cancel,
             )
         except InvalidReply as exc:
             reply = salvage(exc.last_reply, context, repair)
@@ -107,6 +111,10 @@ def extract(
     )
 
 
+# Share of a window's sentences marked as furniture beyond which the list is not believed.
+IMPLAUSIBLE_FURNITURE = 0.9
+
+
 @dataclass
 class RepairLog:
     """What :func:`repair_evidence` changed in the last reply it saw."""
@@ -134,6 +142,19 @@ def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None
         if isinstance(raw_furniture, list)
         else set()
     )
+    shown = {s.number for s in window}
+    if len(furniture & shown) >= IMPLAUSIBLE_FURNITURE * len(shown):
+        # A small model sometimes lists every sentence as furniture ("1, 2, 3, … 25"). A page
+        # that is all furniture has no events to cite, so when it does cite some, the list is
+        # the mistake: trust the events, and keep as furniture only what no event cites.
+        furniture = set()
+        cited = {
+            n
+            for e in data["events"]
+            if isinstance(e, dict) and isinstance(e.get("evidence"), list)
+            for n in e["evidence"]
+        }
+        data = {**data, "furniture": [n for n in raw_furniture if n not in cited]}  # type: ignore[union-attr]
     events = []
     for event in data["events"]:
         evidence = event.get("evidence") if isinstance(event, dict) else None
@@ -163,10 +184,17 @@ def salvage(
 ) -> ExtractionReply | None:
     """The valid part of an invalid reply: its furniture and each event that passes on its own.
 
-    None when the reply is not a JSON object with a usable furniture list.
+    A reply cut off by the token limit keeps its complete events. None when the reply is not
+    a JSON object with a usable furniture list.
     """
     try:
         data = repair(json.loads(text))
+    except ValueError:
+        cut = complete_events_prefix(text)
+        if cut is None:
+            return None
+        data = repair(json.loads(cut))
+    try:
         furniture = ExtractionReply(furniture=data["furniture"], events=[]).furniture
     except (ValueError, TypeError, KeyError, ValidationError):
         return None
@@ -180,6 +208,36 @@ def salvage(
             continue
         kept.extend(one.events)
     return ExtractionReply(furniture=furniture, events=kept)
+
+
+def complete_events_prefix(text: str) -> str | None:
+    """Close a reply cut off inside its "events" list after the last complete event.
+
+    ``{"furniture":[1],"events":[{...},{..`` becomes ``{"furniture":[1],"events":[{...}]}``.
+    None when no event was complete or the cut came before the list.
+    """
+    depth, in_string, escaped, last_end = 0, False, False, None
+    events_at = text.find('"events"')
+    if events_at < 0:
+        return None
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            # Back at the events list's level (top object 1, list 2) after closing an event.
+            if depth == 2 and ch == "}" and i > events_at:
+                last_end = i + 1
+    return None if last_end is None else text[:last_end] + "]}"
 
 
 def render_user_prompt(sentences: Sequence[Sentence], published: str | None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_when_event_set,
     wait_exponential,
     wait_random,
 )
@@ -95,8 +97,11 @@ def ask(
     max_tokens: int = 1500,
     on_tokens: TokenCallback | None = None,
     on_notice: NoticeCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> Answer[T]:
     """Get a reply that validates as ``reply_model``; re-ask with the errors (``reask(errors)``).
+
+    ``cancel``, once set, stops transport retries.
 
     ``repair``, if given, gets the parsed JSON and returns it with deterministic fixes applied
     before validation (a fix costs nothing; a re-ask costs a whole reply).
@@ -110,13 +115,17 @@ def ask(
     problem = ""
     for attempt in range(1, settings.validation_attempts + 1):
         try:
-            done = _complete(client, settings, conversation, fmt, max_tokens, on_tokens, on_notice)
+            done = _complete(
+                client, settings, conversation, fmt, max_tokens, on_tokens, on_notice, cancel
+            )
         except LLMError as exc:
             exc.usage = total + (exc.usage or Usage())  # earlier answers were paid for too
             raise
         total = total + done.usage
         if done.finish_reason == "length":
-            problem = f"the reply was cut off after {max_tokens} tokens; answer more briefly"
+            problem = (
+                f"- reply: cut off after {max_tokens} tokens; give fewer items and shorter texts"
+            )
         else:
             try:
                 if repair is None:
@@ -131,9 +140,11 @@ def ask(
                 problem = f"- reply: not valid JSON ({exc})"
         if on_notice and attempt < settings.validation_attempts:
             on_notice(f"invalid reply (attempt {attempt}), asking again: {problem[:120]}")
+        # A cut-off reply is not shown back: it would fill the context and invite the same loop.
+        shown = "(cut off)" if done.finish_reason == "length" else done.text
         conversation = [
-            *conversation,
-            {"role": "assistant", "content": done.text},
+            *messages,
+            {"role": "assistant", "content": shown},
             {"role": "user", "content": reask(problem)},
         ]
     raise InvalidReply(
@@ -163,6 +174,7 @@ def _complete(
     max_tokens: int,
     on_tokens: TokenCallback | None,
     on_notice: NoticeCallback | None,
+    cancel: threading.Event | None,
 ) -> _Completion:
     """One completion, streamed, with transport faults retried."""
     attempts = 0
@@ -178,9 +190,12 @@ def _complete(
             wait = state.next_action.sleep if state.next_action else 0.0
             on_notice(f"{_describe(exc)}; retrying in {wait:.1f}s")
 
+    stop = stop_after_attempt(settings.transport_attempts)
     retrying = Retrying(
         retry=retry_if_exception(_is_transient),
-        stop=stop_after_attempt(settings.transport_attempts),
+        # A cancelled build (Ctrl-C, a dead server) stops retrying and wakes from its backoff.
+        stop=stop | stop_when_event_set(cancel) if cancel else stop,
+        sleep=_sleeper(cancel),
         wait=_wait_strategy(settings),
         before_sleep=before_sleep,
         reraise=True,
@@ -272,6 +287,16 @@ def _milliseconds(value: Any, default: float) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return default
+
+
+def _sleeper(cancel: threading.Event | None) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if cancel is None:
+            time.sleep(seconds)
+        else:
+            cancel.wait(seconds)
+
+    return sleep
 
 
 def _is_transient(exc: BaseException) -> bool:

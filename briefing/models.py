@@ -123,8 +123,8 @@ class EventDraft(Record):
     evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
     type: EventType
     subtype: str = Field(min_length=1, max_length=40, description="e.g. summit, talks, statement")
-    summary: str = Field(min_length=10, max_length=200, description="one neutral sentence")
-    actors: list[ActorDraft] = Field(min_length=1, max_length=5)
+    summary: str = Field(min_length=10, max_length=160, description="one neutral sentence")
+    actors: list[ActorDraft] = Field(min_length=1, max_length=4)
     location: str | None = Field(max_length=60)
     date: str | None = Field(pattern=ISO_DATE_PATTERN, max_length=10)
     date_basis: DateBasis
@@ -156,7 +156,7 @@ class ExtractionReply(Record):
     furniture: list[int] = Field(
         max_length=80, description="sentence numbers that are page furniture"
     )
-    events: list[EventDraft] = Field(max_length=10)
+    events: list[EventDraft] = Field(max_length=8)
 
     @model_validator(mode="after")
     def _fits_source(self, info: ValidationInfo) -> ExtractionReply:

@@ -202,6 +202,7 @@ def _extract_all(
         hooks = extract.ExtractionProgress(
             on_tokens=lambda n: progress.source_tokens(source, n),
             on_notice=lambda msg: progress.notice(f"{source.path}: {msg}"),
+            cancel=fatal,
         )
         try:
             return extract.extract(client, settings, source, hooks)
@@ -211,7 +212,8 @@ def _extract_all(
             fatal.set()
             raise
 
-    with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
+    pool = ThreadPoolExecutor(max_workers=settings.concurrency)
+    try:
         futures = {pool.submit(one, s): s for s in read}
         for future in as_completed(futures):
             source = futures[future]
@@ -227,6 +229,13 @@ def _extract_all(
                 continue
             results[source.id] = extraction
             progress.source_done(source, len(extraction.reply.events), extraction.usage)
+    except BaseException:
+        # Ctrl-C or SIGTERM: do not wait for requests still streaming, so the caller can stop
+        # the embedded server at once (which ends those requests); stop their retries too.
+        fatal.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     failures.sort(key=lambda f: f.path)
     return results, failures
 

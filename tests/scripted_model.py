@@ -115,7 +115,7 @@ def event(n: int, text: str, type_: str, subtype: str, published: str | None) ->
         "type": type_,
         "subtype": subtype,
         "summary": shorten(text),
-        "actors": actors[:5],
+        "actors": actors[:4],
         "location": place[1] if place else None,
         "date": date,
         "date_basis": "stated" if date else "none",

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from briefing import llm
 from briefing.config import BriefSpec, Settings
-from briefing.extract import extract, render_user_prompt, sentence_windows
+from briefing.extract import complete_events_prefix, extract, render_user_prompt, sentence_windows
 from briefing.ground import GroundingError, cite, event_id, ground
 from briefing.models import (
     Citation,
@@ -623,7 +623,7 @@ def reply_with(*events: dict[str, Any], furniture: list[int] | None = None) -> d
             "evidence sentence 3 is listed in furniture",
         ),
         ({**reply_with(draft()), "notes": "x"}, "Extra inputs are not permitted"),
-        (reply_with(*[draft()] * 11), "at most 10 items"),
+        (reply_with(*[draft()] * 11), "at most 8 items"),
     ],
 )
 def test_extraction_reply_rejects(data: dict[str, Any], message: str) -> None:
@@ -729,3 +729,37 @@ def test_wrong_evidence_is_repaired_without_a_reask(fake_openai: FakeOpenAI, see
     assert [e.evidence for e in extraction.reply.events] == [[5]]
     [event] = ground(extraction, seed, seed.path).events
     assert event.citations[0].quote.startswith("South Korea, the US and Japan held")
+
+
+def test_cut_off_replies_keep_their_complete_events(fake_openai: FakeOpenAI, seed: Source) -> None:
+    # Every answer is cut off by the token limit: the complete events of the last one are kept.
+    whole = json.dumps({"furniture": [2], "events": [draft(), draft(evidence=[6])]})
+    cut = whole[: whole.rindex('{"evidence"') + 30]
+    for _ in range(3):
+        fake_openai.push(Reply.text(cut, finish_reason="length"))
+    settings = make_settings(fake_openai.base_url)
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert extraction.salvaged
+    assert [e.evidence for e in extraction.reply.events] == [[5]]
+    assert extraction.reply.furniture == [2]
+
+
+def test_complete_events_prefix_handles_strings_with_brackets() -> None:
+    text = '{"furniture":[1],"events":[{"a":"x}]\\"","b":[1]},{"a":"y"},{"a":"cut'
+    assert json.loads(complete_events_prefix(text) or "") == {
+        "furniture": [1],
+        "events": [{"a": 'x}]"', "b": [1]}, {"a": "y"}],
+    }
+    assert complete_events_prefix('{"furniture":[1,2') is None
+
+
+def test_a_furniture_list_covering_the_whole_article_is_not_believed(
+    fake_openai: FakeOpenAI, seed: Source
+) -> None:
+    everything = [s.number for s in seed.sentences]
+    fake_openai.push(Reply.json({"furniture": everything, "events": [draft()]}))
+    settings = make_settings(fake_openai.base_url)
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert len(fake_openai.requests) == 1
+    assert [e.evidence for e in extraction.reply.events] == [[5]]
+    assert 5 not in extraction.reply.furniture

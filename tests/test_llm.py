@@ -237,8 +237,19 @@ def test_three_invalid_replies_raise_invalid_reply(run: Run) -> None:
     assert caught.value.usage is not None
     assert caught.value.usage.requests == 3
     assert caught.value.usage.prompt_tokens == 60
-    # Each re-ask carries the whole conversation so far.
-    assert [len(r["messages"]) for r in run.fake.requests] == [2, 4, 6]
+    # Each re-ask shows only the last failed answer, so the context stays bounded.
+    assert [len(r["messages"]) for r in run.fake.requests] == [2, 4, 4]
+    assert run.fake.requests[2]["messages"][2]["content"] == json.dumps(reply(event(evidence=[1])))
+
+
+def test_a_cut_off_reply_is_not_shown_back(run: Run) -> None:
+    cut = '{"furniture": [1], "events": [{"evidence": [2], "type": "CONS'
+    run.fake.push(Reply.text(cut, finish_reason="length"), Reply.json(VALID))
+    answer = run.ask()
+    assert answer.attempts == 2
+    retry = run.fake.requests[1]["messages"]
+    assert cut not in json.dumps(retry)
+    assert "cut off" in retry[-1]["content"]
 
 
 def test_validation_attempts_setting_is_honoured(fake_openai: FakeOpenAI) -> None:
@@ -416,7 +427,7 @@ def test_request_body(fake_openai: FakeOpenAI) -> None:
     assert {"evidence", "date", "date_basis", "location", "actors"} <= set(event_props)
     assert "title" not in schema and "title" not in event_props["summary"]
     # Not talking to OpenAI: length bounds stay, they become llama.cpp grammar bounds.
-    assert event_props["summary"]["maxLength"] == 200
+    assert event_props["summary"]["maxLength"] == 160
     assert event_props["summary"]["minLength"] == 10
     # The caller's model is not mutated by the shaping.
     assert "$defs" in ExtractionReply.model_json_schema()
@@ -434,14 +445,14 @@ def test_openai_strict_schema_drops_length_bounds(
     summary = schema["properties"]["events"]["items"]["properties"]["summary"]
     assert summary["type"] == "string"
     # Bounds OpenAI accepts stay.
-    assert schema["properties"]["events"]["maxItems"] == 10
+    assert schema["properties"]["events"]["maxItems"] == 8
     assert "pattern" in json.dumps(body["response_format"])
 
 
 def test_local_server_keeps_length_bounds(fake_openai: FakeOpenAI) -> None:
     settings = replace(make_settings(None), use_local=True)
     body = sent_schema(fake_openai, settings)
-    assert '"maxLength": 200' in json.dumps(body["response_format"])
+    assert '"maxLength": 160' in json.dumps(body["response_format"])
 
 
 def test_response_format_directly() -> None:
