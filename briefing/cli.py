@@ -202,6 +202,9 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
                 settings.with_endpoint(server.base_url, "local", server.model_name),
                 # More requests than server slots would only queue there, hiding real progress.
                 concurrency=min(settings.concurrency, settings.local.parallel),
+                # A small model seldom fixes on a second re-ask what it got wrong twice.
+                validation_attempts=min(settings.validation_attempts, 2),
+                extra_body={**settings.local.sampling, **settings.extra_body},
             )
             endpoint = pipeline.Endpoint(
                 server=f"127.0.0.1:{server.port} (embedded llama-server"

@@ -47,6 +47,11 @@ class LocalSettings:
     context_size: int = 8192
     parallel: int = 1
     startup_timeout: float = 300.0
+    # Greedy decoding of a 1.5B model falls into repeating the same event; with a grammar in
+    # force the penalty cannot touch the JSON keys, only the wording and numbers.
+    sampling: Mapping[str, Any] = field(
+        default_factory=lambda: {"repeat_penalty": 1.1, "repeat_last_n": 256}
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class Settings:
     retry_initial_wait: float = 1.0
     max_retry_wait: float = 60.0
     temperature: float = 0.0
+    # Server-specific request fields (the embedded server gets llama.cpp's repeat penalty).
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
     # A source longer than this many characters of sentences is sent in overlapping windows.
     window_chars: int = 6000
     window_overlap: int = 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from . import llm, resources
 from .align import align
 from .config import Settings
 from .errors import InvalidReply
-from .models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
+from .models import ISO_DATE, EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
 
 SYSTEM_PROMPT = "extract_system.j2"
 USER_PROMPT = "extract_user.j2"
@@ -112,7 +113,7 @@ def extract(
 
 
 # Share of a window's sentences marked as furniture beyond which the list is not believed.
-IMPLAUSIBLE_FURNITURE = 0.9
+IMPLAUSIBLE_FURNITURE = 0.75
 
 
 @dataclass
@@ -147,14 +148,9 @@ def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None
         # A small model sometimes lists every sentence as furniture ("1, 2, 3, … 25"). A page
         # that is all furniture has no events to cite, so when it does cite some, the list is
         # the mistake: trust the events, and keep as furniture only what no event cites.
-        furniture = set()
-        cited = {
-            n
-            for e in data["events"]
-            if isinstance(e, dict) and isinstance(e.get("evidence"), list)
-            for n in e["evidence"]
-        }
-        data = {**data, "furniture": [n for n in raw_furniture if n not in cited]}  # type: ignore[union-attr]
+        distrusted, furniture = furniture, set()
+    else:
+        distrusted = None
     events = []
     for event in data["events"]:
         evidence = event.get("evidence") if isinstance(event, dict) else None
@@ -175,8 +171,25 @@ def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None
             log.furniture += 1
             continue
         log.moved += found.moved
-        events.append({**event, "evidence": article})
+        events.append(_repair_date({**event, "evidence": article}))
+    if distrusted is not None:  # keep as furniture only what no kept event cites
+        cited = {n for e in events if isinstance(e, dict) for n in e.get("evidence", [])}
+        return {**data, "furniture": sorted(distrusted - cited), "events": events}
     return {**data, "events": events}
+
+
+def _repair_date(event: dict[str, Any]) -> dict[str, Any]:
+    """Make ``date`` and ``date_basis`` agree: keep the ISO part of a date such as
+    "2023-08-XX", drop a date that has none ("unknown"), and say "none" exactly when null."""
+    date, basis = event.get("date"), event.get("date_basis")
+    if isinstance(date, str) and not ISO_DATE.match(date):
+        prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
+        date = prefix.group(0) if prefix and ISO_DATE.match(prefix.group(0)) else None
+    if date is None:
+        basis = "none"
+    elif basis == "none":
+        basis = "stated"
+    return {**event, "date": date, "date_basis": basis}
 
 
 def salvage(

@@ -244,6 +244,7 @@ def _stream_once(
         seed=0,
         stream=True,
         stream_options={"include_usage": True},
+        extra_body=dict(settings.extra_body) or None,
     )
     parts: list[str] = []
     finish: str | None = None

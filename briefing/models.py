@@ -118,12 +118,17 @@ class ActorDraft(Record):
 
 
 class EventDraft(Record):
-    """One event as the model reports it, citing sentence numbers as evidence."""
+    """One event as the model reports it, citing sentence numbers as evidence.
 
-    evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
+    The summary comes before the evidence on purpose: a small model that writes the numbers
+    first tends to count (1, 2, 3…) instead of looking; one that has just written what happened
+    picks the sentence that says it, and grounding can check the pair.
+    """
+
     type: EventType
     subtype: str = Field(min_length=1, max_length=40, description="e.g. summit, talks, statement")
     summary: str = Field(min_length=10, max_length=160, description="one neutral sentence")
+    evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
     actors: list[ActorDraft] = Field(min_length=1, max_length=4)
     location: str | None = Field(max_length=60)
     date: str | None = Field(pattern=ISO_DATE_PATTERN, max_length=10)
@@ -146,17 +151,17 @@ class EventDraft(Record):
 
 
 class ExtractionReply(Record):
-    """The whole reply for one source: furniture sentence numbers, then events.
+    """The whole reply for one source: events, then the sentence numbers that are furniture.
 
     Validation needs the source in its context (``{"sentence_numbers": {...}, "published":
     iso}``): evidence must name sentences that were shown and are not furniture, and an occurred
     event cannot be dated after the article was published.
     """
 
+    events: list[EventDraft] = Field(max_length=8)
     furniture: list[int] = Field(
         max_length=80, description="sentence numbers that are page furniture"
     )
-    events: list[EventDraft] = Field(max_length=8)
 
     @model_validator(mode="after")
     def _fits_source(self, info: ValidationInfo) -> ExtractionReply:
