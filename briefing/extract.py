@@ -22,7 +22,16 @@ from . import llm, resources
 from .align import align
 from .config import Settings
 from .errors import InvalidReply
-from .models import ISO_DATE, EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
+from .models import (
+    ISO_DATE,
+    EventDraft,
+    Extraction,
+    ExtractionReply,
+    Sentence,
+    Source,
+    Usage,
+    parse_partial_date,
+)
 
 SYSTEM_PROMPT = "extract_system.j2"
 USER_PROMPT = "extract_user.j2"
@@ -64,7 +73,9 @@ def extract(
         ]
         context = {"sentence_numbers": {s.number for s in window}, "published": source.published}
         log = RepairLog()
-        repair = functools.partial(repair_evidence, window=window, log=log)
+        repair = functools.partial(
+            repair_evidence, window=window, log=log, published=source.published
+        )
         try:
             answer = llm.ask(
                 client,
@@ -125,7 +136,12 @@ class RepairLog:
     furniture: int = 0
 
 
-def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None = None) -> Any:
+def repair_evidence(
+    data: Any,
+    window: Sequence[Sentence],
+    log: RepairLog | None = None,
+    published: str | None = None,
+) -> Any:
     """Fix what needs no model, before validation.
 
     Evidence that does not state the event's summary is moved to the window sentence that does;
@@ -171,16 +187,17 @@ def repair_evidence(data: Any, window: Sequence[Sentence], log: RepairLog | None
             log.furniture += 1
             continue
         log.moved += found.moved
-        events.append(_repair_date({**event, "evidence": article}))
+        events.append(_repair_date({**event, "evidence": article}, published))
     if distrusted is not None:  # keep as furniture only what no kept event cites
         cited = {n for e in events if isinstance(e, dict) for n in e.get("evidence", [])}
         return {**data, "furniture": sorted(distrusted - cited), "events": events}
     return {**data, "events": events}
 
 
-def _repair_date(event: dict[str, Any]) -> dict[str, Any]:
-    """Make ``date`` and ``date_basis`` agree: keep the ISO part of a date such as
-    "2023-08-XX", drop a date that has none ("unknown"), and say "none" exactly when null."""
+def _repair_date(event: dict[str, Any], published: str | None) -> dict[str, Any]:
+    """Make ``date``, ``date_basis`` and ``status`` agree: keep the ISO part of a date such as
+    "2023-08-XX", drop a date that has none ("unknown"), say "none" exactly when null, and call
+    an event dated after the article's publication "planned": it cannot have occurred yet."""
     date, basis = event.get("date"), event.get("date_basis")
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
@@ -189,7 +206,17 @@ def _repair_date(event: dict[str, Any]) -> dict[str, Any]:
         basis = "none"
     elif basis == "none":
         basis = "stated"
-    return {**event, "date": date, "date_basis": basis}
+    status = event.get("status")
+    if status == "occurred" and date and published and _after(date, published):
+        status = "planned"
+    return {**event, "date": date, "date_basis": basis, "status": status}
+
+
+def _after(date: str, published: str) -> bool:
+    try:
+        return parse_partial_date(date)[0] > dt.date.fromisoformat(published)
+    except ValueError:
+        return False  # validation will say what is wrong with it
 
 
 def salvage(

@@ -299,13 +299,26 @@ def test_extract_drops_evidence_nothing_supports_without_a_reask(
     assert extraction.unsupported == 1 and extraction.realigned == 0
 
 
-def test_extract_reasks_occurred_after_publication(fake_openai: FakeOpenAI, seed: Source) -> None:
+def test_an_occurred_event_dated_after_publication_becomes_planned(
+    fake_openai: FakeOpenAI, seed: Source
+) -> None:
+    # Published 2023-12-07; "will meet in Seoul … on Saturday" cannot have occurred on the 9th.
     settings = make_settings(fake_openai.base_url)
-    bad = {"furniture": [1], "events": [draft(date="2023-12-09", evidence=[15])]}
-    fake_openai.push(Reply.json(bad), Reply.json(SEED_REPLY))
-    extract(llm.make_client(settings), settings, seed)
-    reask = fake_openai.requests[1]["messages"][-1]["content"]
-    assert "after the publication date 2023-12-07" in reask
+    summary = "The national security advisers of the three countries will meet in Seoul."
+    bad = {"furniture": [1], "events": [draft(date="2023-12-09", evidence=[15], summary=summary)]}
+    fake_openai.push(Reply.json(bad))
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert len(fake_openai.requests) == 1
+    [event] = extraction.reply.events
+    assert (event.status, event.date) == ("planned", "2023-12-09")
+
+
+def test_the_validator_still_rejects_occurred_after_publication() -> None:
+    bad = {"furniture": [], "events": [draft(date="2023-12-09")]}
+    with pytest.raises(ValidationError, match="after the publication date 2023-12-07"):
+        ExtractionReply.model_validate(
+            bad, context={"sentence_numbers": set(range(1, 41)), "published": "2023-12-07"}
+        )
 
 
 # --- cite, ground, event_id ----------------------------------------------------------------------
