@@ -123,6 +123,41 @@ def extract(
     )
 
 
+# Lines that scraped news pages put after the article (or around an author bio): everything
+# from the first of them on is furniture. Matched at the start of a sentence, case-insensitive.
+_END_OF_ARTICLE = re.compile(
+    r"^(?:(?:previous story|next story|latest from|don'?t miss|most popular|follow us|"
+    r"check also|load more|notify of|related (?:articles|posts|stories)|you may also like|"
+    r"share this|more from|recommended)\b|(?:topics|tags)\s*:)",
+    re.IGNORECASE,
+)
+# Single lines that are furniture wherever they stand.
+_FURNITURE_LINE = re.compile(r"^(also read|read more|read also|see also)\s*:", re.IGNORECASE)
+# An author link (".../author/name/") opens the author box that runs to the end of the page.
+_AUTHOR_LINK = re.compile(r"https?://\S+/author/", re.IGNORECASE)
+
+
+def marked_furniture(sentences: Sequence[Sentence]) -> set[int]:
+    """Sentences that well-known page markers identify as furniture, with no model involved:
+    "Also Read:" lines, an author box opened by an author link, and everything after a
+    "Previous Story" / "Latest from" / "Don't Miss" / "Topics :" kind of line.
+
+    The model's furniture list is added to these; these are kept even when that list is not
+    believed.
+    """
+    marked: set[int] = set()
+    tail_from: int | None = None
+    for s in sentences:
+        text = s.text.strip()
+        if _FURNITURE_LINE.match(text):
+            marked.add(s.number)
+        if tail_from is None and (_END_OF_ARTICLE.match(text) or _AUTHOR_LINK.search(text)):
+            tail_from = s.number
+    if tail_from is not None:
+        marked.update(s.number for s in sentences if s.number >= tail_from)
+    return marked
+
+
 # Share of a window's sentences marked as furniture beyond which the list is not believed.
 IMPLAUSIBLE_FURNITURE = 0.75
 
@@ -151,22 +186,23 @@ def repair_evidence(
     """
     log = log if log is not None else RepairLog()
     log.moved = log.unsupported = log.furniture = 0
-    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("events"), list)
+        or not isinstance(data.get("furniture"), list)
+    ):
         return data
-    raw_furniture = data.get("furniture")
-    furniture = (
-        {n for n in raw_furniture if isinstance(n, int)}
-        if isinstance(raw_furniture, list)
-        else set()
-    )
+    furniture = {n for n in data["furniture"] if isinstance(n, int)}
     shown = {s.number for s in window}
+    marked = marked_furniture(window)
     if len(furniture & shown) >= IMPLAUSIBLE_FURNITURE * len(shown):
         # A small model sometimes lists every sentence as furniture ("1, 2, 3, … 25"). A page
         # that is all furniture has no events to cite, so when it does cite some, the list is
         # the mistake: trust the events, and keep as furniture only what no event cites.
-        distrusted, furniture = furniture, set()
+        distrusted, furniture = furniture, set(marked)
     else:
         distrusted = None
+    furniture |= marked
     events = []
     for event in data["events"]:
         evidence = event.get("evidence") if isinstance(event, dict) else None
@@ -190,8 +226,8 @@ def repair_evidence(
         events.append(_repair_date({**event, "evidence": article}, published))
     if distrusted is not None:  # keep as furniture only what no kept event cites
         cited = {n for e in events if isinstance(e, dict) for n in e.get("evidence", [])}
-        return {**data, "furniture": sorted(distrusted - cited), "events": events}
-    return {**data, "events": events}
+        return {**data, "furniture": sorted((distrusted - cited) | marked), "events": events}
+    return {**data, "furniture": sorted(furniture), "events": events}
 
 
 def _repair_date(event: dict[str, Any], published: str | None) -> dict[str, Any]:

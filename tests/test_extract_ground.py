@@ -19,7 +19,13 @@ from pydantic import ValidationError
 
 from briefing import llm
 from briefing.config import BriefSpec, Settings
-from briefing.extract import complete_events_prefix, extract, render_user_prompt, sentence_windows
+from briefing.extract import (
+    complete_events_prefix,
+    extract,
+    marked_furniture,
+    render_user_prompt,
+    sentence_windows,
+)
 from briefing.ground import GroundingError, cite, event_id, ground
 from briefing.models import (
     Citation,
@@ -754,7 +760,7 @@ def test_cut_off_replies_keep_their_complete_events(fake_openai: FakeOpenAI, see
     extraction = extract(llm.make_client(settings), settings, seed)
     assert extraction.salvaged
     assert [e.evidence for e in extraction.reply.events] == [[5]]
-    assert extraction.reply.furniture == [2]
+    assert 2 in extraction.reply.furniture
 
 
 def test_complete_events_prefix_handles_strings_with_brackets() -> None:
@@ -776,3 +782,42 @@ def test_a_furniture_list_covering_the_whole_article_is_not_believed(
     assert len(fake_openai.requests) == 1
     assert [e.evidence for e in extraction.reply.events] == [[5]]
     assert 5 not in extraction.reply.furniture
+
+
+def test_page_markers_mark_furniture_without_a_model(tmp_path: Path) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text(
+        "Ministers met in Lima on Friday to discuss trade.\n\n"
+        "Also Read: Markets rally on rate hopes\n\n"
+        "They agreed to meet again in June.\n\n"
+        "Previous Story\n\n"
+        "Storm hits the coast, three dead\n\n"
+        "Officials said on Monday that roads reopened.\n",
+        encoding="utf-8",
+    )
+    source = read_source(page)
+    texts = {s.number: s.text for s in source.sentences}
+    marked = {texts[n] for n in marked_furniture(source.sentences)}
+    assert marked == {
+        "Also Read: Markets rally on rate hopes",
+        "Previous Story",
+        "Storm hits the coast, three dead",
+        "Officials said on Monday that roads reopened.",
+    }
+
+
+def test_events_from_marked_furniture_are_dropped_even_when_the_model_missed_it(
+    fake_openai: FakeOpenAI, seed: Source
+) -> None:
+    # Seed 001: the model lists no furniture and reports the Chad teaser (sentence 25) as news.
+    chad = draft(
+        type="RETREAT",
+        summary="Chad announced the end of its security and defence cooperation with France.",
+        evidence=[25],
+    )
+    fake_openai.push(Reply.json({"events": [draft(), chad], "furniture": []}))
+    settings = make_settings(fake_openai.base_url)
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert [e.evidence for e in extraction.reply.events] == [[5]]
+    assert extraction.furniture_events == 1
+    assert 25 in extraction.reply.furniture and 40 in extraction.reply.furniture
