@@ -32,9 +32,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from . import __version__, local, pipeline
+from . import __version__, local, pipeline, sources
 from .config import Settings, load_settings
-from .errors import BriefingError
+from .errors import BriefingError, SourceError
 from .models import Source, Usage
 
 # soft_wrap: a message is one line even when stderr is a pipe (Rich would wrap it at 80 columns).
@@ -168,6 +168,10 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
         targets = list(paths) or list(settings.brief.sources)
         if not targets:
             raise click.UsageError("no PATHS given and no 'sources' in brief.toml")
+        files, missing = sources.expand_paths(targets)
+        if not files:  # say so before starting a model server for nothing
+            reasons = "; ".join(f"{f.path}: {f.reason}" for f in missing)
+            raise SourceError(f"no readable source ({reasons})")
         result = _build(settings, targets)
         usage = result.usage
         err_console.print(

@@ -257,3 +257,17 @@ def test_check_of_a_damaged_file_exits_1_with_one_line(built: Path, damage: Any)
     assert_clean_exit(result, 1)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert str(built) in result.stderr
+
+
+def test_no_readable_path_fails_before_starting_the_embedded_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def must_not_start(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the embedded model was started for a build with no source")
+
+    monkeypatch.setattr(cli.local, "embedded_server", must_not_start)
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "BRIEFING_CACHE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli.main, ["build", str(tmp_path / "missing.txt")], env=env)
+    assert result.exit_code == 1
+    assert "no readable source" in result.output and "missing.txt" in result.output
+    assert "Traceback" not in result.output
