@@ -54,7 +54,7 @@ def key_developments(
             "status": e.status,
             "role": e.role,
             "summary": e.summary,
-            "actors": [a.normalized for a in e.actors],
+            "actors": list(e.actors),
             "location": e.location,
         }
         for label, e in labels.items()
@@ -101,8 +101,7 @@ def compose(
             status=e.status,
             role=e.role,
             type=e.type,
-            subtype=e.subtype,
-            actors=tuple(dict.fromkeys(a.normalized for a in e.actors)),
+            actors=e.actors,
             location=e.location,
             claim=_claim("timeline", e.summary, [e]),
         )
@@ -121,26 +120,18 @@ def compose(
 
 
 def actor_entries(events: Sequence[Event]) -> tuple[ActorEntry, ...]:
-    """One entry per normalised actor name: the names used for it and the events it is in."""
-    grouped: dict[str, list[tuple[Event, str, str, str]]] = defaultdict(list)
+    """One entry per actor name (case ignored), with the events it takes part in."""
+    grouped: dict[str, list[tuple[Event, str]]] = defaultdict(list)
     for e in events:
-        for a in e.actors:
-            grouped[a.normalized.casefold()].append((e, a.normalized, a.name, a.country))
+        for name in dict.fromkeys(e.actors):
+            grouped[name.casefold()].append((e, name))
     entries = []
     for rows in grouped.values():
         name = Counter(r[1] for r in rows).most_common(1)[0][0]
-        country = Counter(r[3] for r in rows).most_common(1)[0][0]
-        written = tuple(sorted({r[2] for r in rows} - {name}))
         acted_in = list(dict.fromkeys(r[0] for r in rows))
-        who = name if name.casefold() == country.casefold() else f"{name} ({country})"
-        text = f"{who} takes part in {len(acted_in)} event{'s' * (len(acted_in) > 1)}."
+        text = f"{name} takes part in {len(acted_in)} event{'s' * (len(acted_in) > 1)}."
         entries.append(
-            ActorEntry(
-                name=name,
-                country=country,
-                written_as=written,
-                claim=_claim("actors", text, acted_in, first_citation_only=True),
-            )
+            ActorEntry(name=name, claim=_claim("actors", text, acted_in, first_citation_only=True))
         )
     entries.sort(key=lambda a: (-len(a.claim.event_ids), a.name))
     return tuple(entries)

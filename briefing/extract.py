@@ -1,8 +1,9 @@
-"""Extraction: one structured request per source (or per window of a long source).
+"""Extraction: the model reads a source in windows of numbered sentences and reports events.
 
-The model sees the article as numbered sentences and answers with sentence numbers, so every
-quote is exact by construction and the reply stays short. The static instructions come first in
-the conversation so a local server's prompt cache reuses them from one source to the next.
+Every event cites sentence numbers, so every quote is exact by construction. A window is about
+1,200 characters: a small model reads a short passage far more completely than a whole article
+(measured on the seeds, see the README). The static instructions come first in the
+conversation so a local server's prompt cache reuses them from one window to the next.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -18,10 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import llm, resources
+from . import dates, llm, resources
 from .align import align
 from .config import Settings
 from .errors import InvalidReply
+from .furniture import furniture, headline_sentences
 from .models import (
     ISO_DATE,
     EventDraft,
@@ -36,8 +39,8 @@ from .models import (
 SYSTEM_PROMPT = "extract_system.j2"
 USER_PROMPT = "extract_user.j2"
 REASK_PROMPT = "reask.j2"
-# Bounded output keeps a small model from looping; ten events fit well within it.
-MAX_REPLY_TOKENS = 1400
+# Bounded output keeps a small model from looping; a full window of events fits within it.
+MAX_REPLY_TOKENS = 900
 
 
 @dataclass(frozen=True)
@@ -50,32 +53,51 @@ class ExtractionProgress:
     cancel: threading.Event | None = None
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a source is shown to the model: its headline (unnumbered), the sentences it may
+    cite in windows, and the furniture it never sees."""
+
+    headline: str | None
+    windows: list[Sequence[Sentence]]
+    furniture: frozenset[int]
+
+
+def prepare(source: Source, window_chars: int) -> Reading:
+    """Split ``source`` into what the model reads and what it never sees."""
+    hidden = furniture(source.sentences)
+    headline = headline_sentences(source.sentences, source.title)
+    shown = [s for s in source.sentences if s.number not in hidden | headline]
+    return Reading(
+        headline=source.title if headline else None,
+        windows=sentence_windows(shown, window_chars),
+        furniture=frozenset(hidden - headline),
+    )
+
+
 def extract(
     client: llm.Client,
     settings: Settings,
     source: Source,
     progress: ExtractionProgress | None = None,
 ) -> Extraction:
-    """Ask the model for the events and furniture of ``source``; windows a long one."""
+    """Ask the model for the events of ``source``, one request per window of sentences."""
     progress = progress or ExtractionProgress()
     system = resources.render("prompts", SYSTEM_PROMPT)
-    furniture: set[int] = set()
+    reading = prepare(source, settings.window_chars)
     events: list[EventDraft] = []
     usage = Usage()
     salvaged = False
     repaired = RepairLog()
-    for window in sentence_windows(
-        source.sentences, settings.window_chars, settings.window_overlap
-    ):
+    for window in reading.windows:
+        prompt = render_user_prompt(window, source.published, reading.headline)
         messages = [
             {"role": "system", "content": system},
-            {"role": "user", "content": render_user_prompt(window, source.published)},
+            {"role": "user", "content": prompt},
         ]
         context = {"sentence_numbers": {s.number for s in window}, "published": source.published}
         log = RepairLog()
-        repair = functools.partial(
-            repair_evidence, window=window, log=log, published=source.published
-        )
+        repair = functools.partial(repair_reply, window=window, log=log, published=source.published)
         try:
             answer = llm.ask(
                 client,
@@ -101,77 +123,38 @@ def extract(
             usage, salvaged = usage + (exc.usage or Usage()), True
         else:
             reply, usage = answer.value, usage + answer.usage
-        furniture.update(reply.furniture)
-        events.extend(e for e in reply.events if e not in events)  # windows overlap
-        repaired = RepairLog(
-            repaired.moved + log.moved,
-            repaired.unsupported + log.unsupported,
-            repaired.furniture + log.furniture,
-        )
-    # Windows overlap and may disagree: a sentence one window cites as evidence is article text.
-    furniture -= {n for e in events for n in e.evidence}
+        events.extend(e for e in reply.events if not any(same_event(e, seen) for seen in events))
+        repaired = repaired + log
     # Each window's reply was validated; together they may hold more events than one reply may.
-    merged = ExtractionReply.model_construct(furniture=sorted(furniture), events=events)
     return Extraction(
         source_id=source.id,
-        reply=merged,
+        reply=ExtractionReply.model_construct(events=events),
+        furniture=tuple(sorted(reading.furniture)),
         usage=usage,
         salvaged=salvaged,
         realigned=repaired.moved,
         unsupported=repaired.unsupported,
-        furniture_events=repaired.furniture,
     )
 
 
-# Lines that scraped news pages put after the article (or around an author bio): everything
-# from the first of them on is furniture. Matched at the start of a sentence, case-insensitive.
-_END_OF_ARTICLE = re.compile(
-    r"^(?:(?:previous story|next story|latest from|don'?t miss|most popular|follow us|"
-    r"check also|load more|notify of|related (?:articles|posts|stories)|you may also like|"
-    r"share this|more from|recommended)\b|(?:topics|tags)\s*:)",
-    re.IGNORECASE,
-)
-# Single lines that are furniture wherever they stand.
-_FURNITURE_LINE = re.compile(r"^(also read|read more|read also|see also)\s*:", re.IGNORECASE)
-# An author link (".../author/name/") opens the author box that runs to the end of the page.
-_AUTHOR_LINK = re.compile(r"https?://\S+/author/", re.IGNORECASE)
-
-
-def marked_furniture(sentences: Sequence[Sentence]) -> set[int]:
-    """Sentences that well-known page markers identify as furniture, with no model involved:
-    "Also Read:" lines, an author box opened by an author link, and everything after a
-    "Previous Story" / "Latest from" / "Don't Miss" / "Topics :" kind of line.
-
-    The model's furniture list is added to these; these are kept even when that list is not
-    believed.
-    """
-    marked: set[int] = set()
-    tail_from: int | None = None
-    for s in sentences:
-        text = s.text.strip()
-        if _FURNITURE_LINE.match(text):
-            marked.add(s.number)
-        if tail_from is None and (_END_OF_ARTICLE.match(text) or _AUTHOR_LINK.search(text)):
-            tail_from = s.number
-    if tail_from is not None:
-        marked.update(s.number for s in sentences if s.number >= tail_from)
-    return marked
-
-
-# Share of a window's sentences marked as furniture beyond which the list is not believed.
-IMPLAUSIBLE_FURNITURE = 0.75
+def same_event(a: EventDraft, b: EventDraft) -> bool:
+    """Two drafts of one event: the same kind from the same sentences, or the same summary."""
+    same_cite = a.type == b.type and set(a.evidence) == set(b.evidence)
+    return same_cite or a.summary.casefold() == b.summary.casefold()
 
 
 @dataclass
 class RepairLog:
-    """What :func:`repair_evidence` changed in the last reply it saw."""
+    """What :func:`repair_reply` changed in the last reply it saw (the one accepted, if any)."""
 
     moved: int = 0
     unsupported: int = 0
-    furniture: int = 0
+
+    def __add__(self, other: RepairLog) -> RepairLog:
+        return RepairLog(self.moved + other.moved, self.unsupported + other.unsupported)
 
 
-def repair_evidence(
+def repair_reply(
     data: Any,
     window: Sequence[Sentence],
     log: RepairLog | None = None,
@@ -179,30 +162,14 @@ def repair_evidence(
 ) -> Any:
     """Fix what needs no model, before validation.
 
-    Evidence that does not state the event's summary is moved to the window sentence that does;
-    an event that restates a furniture sentence (a teaser, a headline) is dropped, and so is one
-    that no sentence supports (grounding would drop it anyway; a re-ask would cost a whole
-    reply). Anything malformed is left as it is, for validation to report.
+    Evidence that does not state the event's summary is moved to the window sentence that does,
+    and an event no sentence supports is dropped (grounding would drop it anyway; a re-ask
+    would cost a whole reply). Dates are repaired (see :func:`_repair_date`) and placeholder
+    actors ("unknown") removed. Anything malformed is left as it is, for validation to report.
     """
-    log = log if log is not None else RepairLog()
-    log.moved = log.unsupported = log.furniture = 0
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("events"), list)
-        or not isinstance(data.get("furniture"), list)
-    ):
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         return data
-    furniture = {n for n in data["furniture"] if isinstance(n, int)}
-    shown = {s.number for s in window}
-    marked = marked_furniture(window)
-    if len(furniture & shown) >= IMPLAUSIBLE_FURNITURE * len(shown):
-        # A small model sometimes lists every sentence as furniture ("1, 2, 3, … 25"). A page
-        # that is all furniture has no events to cite, so when it does cite some, the list is
-        # the mistake: trust the events, and keep as furniture only what no event cites.
-        distrusted, furniture = furniture, set(marked)
-    else:
-        distrusted = None
-    furniture |= marked
+    moved = unsupported = 0
     events = []
     for event in data["events"]:
         evidence = event.get("evidence") if isinstance(event, dict) else None
@@ -214,38 +181,47 @@ def repair_evidence(
         ):
             events.append(event)
             continue
-        found = align(summary, evidence, window, furniture)
+        found = align(summary, evidence, window)
         if found is None:
-            log.unsupported += 1
+            unsupported += 1
             continue
-        article = [n for n in found.numbers if n not in furniture]
-        if not article:
-            log.furniture += 1
-            continue
-        log.moved += found.moved
-        events.append(_repair_date({**event, "evidence": article}, published))
-    if distrusted is not None:  # keep as furniture only what no kept event cites
-        cited = {n for e in events if isinstance(e, dict) for n in e.get("evidence", [])}
-        return {**data, "furniture": sorted((distrusted - cited) | marked), "events": events}
-    return {**data, "furniture": sorted(furniture), "events": events}
+        moved += found.moved
+        cited = " ".join(s.text for s in window if s.number in found.numbers)
+        event = _repair_date({**event, "evidence": list(found.numbers)}, cited, published)
+        events.append(_clean_actors(event))
+    if log is not None:
+        log.moved, log.unsupported = moved, unsupported
+    return {**data, "events": events}
 
 
-def _repair_date(event: dict[str, Any], published: str | None) -> dict[str, Any]:
-    """Make ``date``, ``date_basis`` and ``status`` agree: keep the ISO part of a date such as
-    "2023-08-XX", drop a date that has none ("unknown"), say "none" exactly when null, and call
-    an event dated after the article's publication "planned": it cannot have occurred yet."""
-    date, basis = event.get("date"), event.get("date_basis")
+_PLACEHOLDER = re.compile(r"^(?:unknown|none|null|n/?a|not (?:stated|specified|given))$", re.I)
+
+
+def _clean_actors(event: dict[str, Any]) -> dict[str, Any]:
+    """Drop placeholder ("unknown") and repeated actors, and a placeholder location."""
+    actors, location = event.get("actors"), event.get("location")
+    if isinstance(location, str) and _PLACEHOLDER.match(location.strip()):
+        event = {**event, "location": None}
+    if isinstance(actors, list) and all(isinstance(a, str) for a in actors):
+        kept = list(dict.fromkeys(a.strip() for a in actors if not _PLACEHOLDER.match(a.strip())))
+        event = {**event, "actors": kept or actors}
+    return event
+
+
+def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
+    """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
+    "2023-08-XX", drop one that has none ("unknown"), resolve a weekday the cited text names
+    ("on Thursday") against the publication date, and call an event dated after publication
+    "planned": it cannot have occurred yet."""
+    date, status = event.get("date"), event.get("status")
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
         date = prefix.group(0) if prefix and ISO_DATE.match(prefix.group(0)) else None
-    if date is None:
-        basis = "none"
-    elif basis == "none":
-        basis = "stated"
-    status = event.get("status")
-    if status == "occurred" and date and published and _after(date, published):
+    if status in ("occurred", "planned"):
+        date = dates.weekday_date(cited, published, status) or date
+    if status == "occurred" and isinstance(date, str) and published and _after(date, published):
         status = "planned"
-    return {**event, "date": date, "date_basis": basis, "status": status}
+    return {**event, "date": date, "status": status}
 
 
 def _after(date: str, published: str) -> bool:
@@ -258,10 +234,10 @@ def _after(date: str, published: str) -> bool:
 def salvage(
     text: str, context: dict[str, Any], repair: Callable[[Any], Any] = lambda data: data
 ) -> ExtractionReply | None:
-    """The valid part of an invalid reply: its furniture and each event that passes on its own.
+    """The valid part of an invalid reply: each event that passes on its own.
 
     A reply cut off by the token limit keeps its complete events. None when the reply is not
-    a JSON object with a usable furniture list.
+    a JSON object with an events list.
     """
     try:
         data = repair(json.loads(text))
@@ -270,27 +246,23 @@ def salvage(
         if cut is None:
             return None
         data = repair(json.loads(cut))
-    try:
-        furniture = ExtractionReply(furniture=data["furniture"], events=[]).furniture
-    except (ValueError, TypeError, KeyError, ValidationError):
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         return None
     kept = []
-    for raw in data.get("events", []) if isinstance(data.get("events"), list) else []:
+    for raw in data["events"]:
         try:
-            one = ExtractionReply.model_validate(
-                {"furniture": furniture, "events": [raw]}, context=context
-            )
+            one = ExtractionReply.model_validate({"events": [raw]}, context=context)
         except ValidationError:
             continue
         kept.extend(one.events)
-    return ExtractionReply(furniture=furniture, events=kept)
+    return ExtractionReply(events=kept)
 
 
 def complete_events_prefix(text: str) -> str | None:
     """Close a reply cut off inside its "events" list after the last complete event.
 
-    ``{"furniture":[1],"events":[{...},{..`` becomes ``{"furniture":[1],"events":[{...}]}``.
-    None when no event was complete or the cut came before the list.
+    ``{"events":[{...},{..`` becomes ``{"events":[{...}]}``. None when no event was complete
+    or the cut came before the list.
     """
     depth, in_string, escaped, last_end = 0, False, False, None
     events_at = text.find('"events"')
@@ -316,10 +288,15 @@ def complete_events_prefix(text: str) -> str | None:
     return None if last_end is None else text[:last_end] + "]}"
 
 
-def render_user_prompt(sentences: Sequence[Sentence], published: str | None) -> str:
-    """The per-source part of the prompt: numbered sentences and a calendar around the date."""
+def render_user_prompt(
+    sentences: Sequence[Sentence], published: str | None, headline: str | None = None
+) -> str:
+    """The per-window part of the prompt: headline, numbered sentences, a calendar around the
+    publication date."""
     if not published:
-        return resources.render("prompts", USER_PROMPT, sentences=sentences, published=None)
+        return resources.render(
+            "prompts", USER_PROMPT, sentences=sentences, headline=headline, published=None
+        )
     day = dt.date.fromisoformat(published)
 
     def named(offset: int) -> dict[str, str]:
@@ -330,30 +307,29 @@ def render_user_prompt(sentences: Sequence[Sentence], published: str | None) -> 
         "prompts",
         USER_PROMPT,
         sentences=sentences,
+        headline=headline,
         published=named(0),
         past=[named(-k) for k in range(6, 0, -1)],
         coming=[named(k) for k in range(1, 7)],
     )
 
 
-def sentence_windows(
-    sentences: Sequence[Sentence], max_chars: int, overlap: int
-) -> list[Sequence[Sentence]]:
-    """Split sentences into windows of at most ``max_chars`` characters, ``overlap`` shared.
-
-    A source that fits is one window, which is the common case: one request per source.
-    """
+def sentence_windows(sentences: Sequence[Sentence], max_chars: int) -> list[Sequence[Sentence]]:
+    """Split sentences into the fewest windows of at most about ``max_chars`` characters, as
+    even in size as whole sentences allow (17 sentences become 9 + 8, not 16 + 1)."""
+    if not sentences:
+        return []
+    total = sum(len(s.text) for s in sentences)
+    count = max(1, math.ceil(total / max_chars))
+    target = total / count
     windows: list[Sequence[Sentence]] = []
-    start = 0
-    while start < len(sentences):
-        end, size = start, 0
-        while end < len(sentences) and (
-            end == start or size + len(sentences[end].text) <= max_chars
-        ):
-            size += len(sentences[end].text)
-            end += 1
-        windows.append(sentences[start:end])
-        if end >= len(sentences):
-            break
-        start = max(end - overlap, start + 1)
+    start, read = 0, 0
+    for i, s in enumerate(sentences[:-1]):
+        read += len(s.text)
+        # Close a window once it ends within half a sentence of its share of the characters.
+        share = target * (len(windows) + 1)
+        if len(windows) < count - 1 and read >= share - len(s.text) / 2:
+            windows.append(sentences[start : i + 1])
+            start = i + 1
+    windows.append(sentences[start:])
     return windows

@@ -14,9 +14,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from . import dates
 from .align import align
 from .errors import BriefingError
-from .models import Actor, Citation, Event, EventDraft, Extraction, Source
+from .models import Citation, Event, EventDraft, Extraction, Source
 
 
 class GroundingError(BriefingError):
@@ -55,7 +56,7 @@ def ground(extraction: Extraction, source: Source, file: str) -> Grounded:
     """Turn the model's event drafts for ``source`` into events with exact, supporting citations."""
     if extraction.source_id != source.id:
         raise GroundingError(f"extraction of {extraction.source_id[:12]} given {source.path}")
-    furniture = set(extraction.reply.furniture)
+    furniture = set(extraction.furniture)
     events: list[Event] = []
     unsupported = realigned = 0
     for draft in extraction.reply.events:
@@ -82,18 +83,19 @@ def event_id(source_id: str, draft: EventDraft) -> str:
 def _event(
     draft: EventDraft, source: Source, file: str, numbers: tuple[int, ...], moved: bool
 ) -> Event:
+    citations = tuple(cite(source, n, file) for n in numbers)
+    cited = " ".join(c.quote for c in citations)
     return Event(
         id=event_id(source.id, draft),
         source_id=source.id,
         type=draft.type,
-        subtype=draft.subtype,
         summary=draft.summary,
-        actors=tuple(Actor(**a.model_dump()) for a in draft.actors),
+        actors=tuple(draft.actors),
         location=draft.location,
         date=draft.date,
-        date_basis=draft.date_basis,
+        date_basis=dates.date_basis(draft.date, cited, source.published),
         status=draft.status,
         role=draft.role,
-        citations=tuple(cite(source, n, file) for n in numbers),
+        citations=citations,
         alignment="realigned" if moved else "as_cited",
     )

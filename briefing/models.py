@@ -32,15 +32,18 @@ EventType = Literal[
     "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "COOPERATE", "AID", "RETREAT", "REQUEST",
     "ACCUSE", "REJECT", "THREATEN", "PROTEST", "SANCTION", "MOBILIZE", "COERCE", "ASSAULT",
 ]  # fmt: skip
-# How a date was found: written out, resolved from "on Thursday" against the publication date,
-# or the publication date itself; "none" when the text gives no date.
-DateBasis = Literal["stated", "relative", "publication", "none"]
+# How a date was found (worked out in code, see dates.date_basis): written out in the cited
+# text, resolved from "on Thursday" against the publication date, the publication date itself,
+# the model's inference from elsewhere, or "none" when there is no date.
+DateBasis = Literal["stated", "relative", "publication", "inferred", "none"]
 Status = Literal["occurred", "planned", "claimed", "denied"]
 # "main": what the article reports; "background": an earlier event it recalls.
 Role = Literal["main", "background"]
 
 ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 ISO_DATE_PATTERN = ISO_DATE.pattern
+# A window of about 1,200 characters rarely states more; the bound keeps a small model from looping.
+MAX_EVENTS_PER_WINDOW = 8
 
 
 def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
@@ -109,30 +112,24 @@ class SourceFailure(Record):
 Short = Annotated[str, Field(min_length=1, max_length=60)]
 
 
-class ActorDraft(Record):
-    """An actor as the model names it."""
-
-    name: Short = Field(description="as written in the text")
-    normalized: Short = Field(description="full usual name, e.g. 'Yoon Suk Yeol', 'South Korea'")
-    country: Short = Field(description="country or organisation the actor belongs to")
-
-
 class EventDraft(Record):
     """One event as the model reports it, citing sentence numbers as evidence.
 
-    The summary comes before the evidence on purpose: a small model that writes the numbers
-    first tends to count (1, 2, 3…) instead of looking; one that has just written what happened
-    picks the sentence that says it, and grounding can check the pair.
+    Lean on purpose: every key costs generated tokens on every event, and a small local model
+    writes about 16 tokens a second. What needs no model (how a date was found, which lines are
+    furniture) is worked out in code. The summary comes before the evidence: a small model that
+    writes the numbers first tends to count (1, 2, 3…) instead of looking; one that has just
+    written what happened picks the sentence that says it, and alignment can check the pair.
     """
 
     type: EventType
-    subtype: str = Field(min_length=1, max_length=40, description="e.g. summit, talks, statement")
     summary: str = Field(min_length=10, max_length=160, description="one neutral sentence")
     evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
-    actors: list[ActorDraft] = Field(min_length=1, max_length=4)
+    actors: list[Short] = Field(
+        min_length=1, max_length=4, description="full usual names, e.g. 'Yoon Suk Yeol'"
+    )
     location: str | None = Field(max_length=60)
     date: str | None = Field(pattern=ISO_DATE_PATTERN, max_length=10)
-    date_basis: DateBasis
     status: Status
     role: Role
 
@@ -143,42 +140,27 @@ class EventDraft(Record):
             parse_partial_date(value)
         return value
 
-    @model_validator(mode="after")
-    def _date_agrees_with_basis(self) -> EventDraft:
-        if (self.date is None) != (self.date_basis == "none"):
-            raise ValueError("date is null exactly when date_basis is 'none'")
-        return self
-
 
 class ExtractionReply(Record):
-    """The whole reply for one source: events, then the sentence numbers that are furniture.
+    """The reply for one window of a source: its events.
 
-    Validation needs the source in its context (``{"sentence_numbers": {...}, "published":
-    iso}``): evidence must name sentences that were shown and are not furniture, and an occurred
-    event cannot be dated after the article was published.
+    Validation needs the window in its context (``{"sentence_numbers": {...}, "published":
+    iso}``): evidence must name sentences that were shown, and an occurred event cannot be dated
+    after the article was published.
     """
 
-    events: list[EventDraft] = Field(max_length=8)
-    furniture: list[int] = Field(
-        max_length=80, description="sentence numbers that are page furniture"
-    )
+    events: list[EventDraft] = Field(max_length=MAX_EVENTS_PER_WINDOW)
 
     @model_validator(mode="after")
     def _fits_source(self, info: ValidationInfo) -> ExtractionReply:
         ctx: dict[str, Any] = info.context or {}
         shown: set[int] | None = ctx.get("sentence_numbers")
         published = ctx.get("published")
-        furniture = set(self.furniture)
         problems: list[str] = []
-        for i, event in enumerate(self.events, 1):
+        for i, event in enumerate(self.events):
             for n in event.evidence:
                 if shown is not None and n not in shown:
-                    problems.append(f"events[{i - 1}]: evidence sentence {n} does not exist")
-                elif n in furniture:
-                    problems.append(
-                        f"events[{i - 1}]: evidence sentence {n} is listed in furniture; remove it "
-                        "from furniture if it is article text, else drop the event"
-                    )
+                    problems.append(f"events[{i}]: evidence sentence {n} was not shown")
             if (
                 published
                 and event.date
@@ -186,7 +168,7 @@ class ExtractionReply(Record):
                 and parse_partial_date(event.date)[0] > dt.date.fromisoformat(published)
             ):
                 problems.append(
-                    f"events[{i - 1}]: status 'occurred' but dated {event.date}, after the "
+                    f"events[{i}]: status 'occurred' but dated {event.date}, after the "
                     f"publication date {published}; use 'planned' or fix the date"
                 )
         if problems:
@@ -214,23 +196,14 @@ class Citation(Record):
         return self
 
 
-class Actor(Record):
-    """An actor of an event."""
-
-    name: str
-    normalized: str
-    country: str
-
-
 class Event(Record):
     """One source's record of an event, grounded in exact citations."""
 
     id: str = Field(description="content hash: the same source and event give the same id")
     source_id: str
     type: EventType
-    subtype: str
     summary: str
-    actors: tuple[Actor, ...]
+    actors: tuple[str, ...]
     location: str | None
     date: str | None
     date_basis: DateBasis
@@ -302,13 +275,14 @@ class Extraction(Record):
 
     source_id: str
     reply: ExtractionReply
+    # Sentence numbers that are page furniture (never shown to the model, never cited).
+    furniture: tuple[int, ...] = ()
     usage: Usage
     # True when every attempt was invalid and the valid part of the last reply was kept.
     salvaged: bool = False
-    # Deterministic repairs before validation (see extract.repair_evidence).
+    # Deterministic repairs before validation (see extract.repair_reply).
     realigned: int = 0
     unsupported: int = 0
-    furniture_events: int = 0
 
 
 class TimelineEntry(Record):
@@ -318,18 +292,15 @@ class TimelineEntry(Record):
     status: Status
     role: Role
     type: EventType
-    subtype: str
     actors: tuple[str, ...]
     location: str | None
     claim: Claim
 
 
 class ActorEntry(Record):
-    """An actor across the brief: its usual name, the names the sources use, its events."""
+    """An actor across the brief: its name and the events it takes part in."""
 
     name: str
-    country: str
-    written_as: tuple[str, ...]
     claim: Claim
 
 
@@ -347,7 +318,6 @@ class SourceEntry(Record):
     furniture_preview: tuple[str, ...]
     events: int
     unsupported: int = Field(0, description="events dropped: no sentence supports their summary")
-    furniture_events: int = Field(0, description="events dropped: they restate page furniture")
     realigned: int = Field(0, description="events whose cited sentence was corrected")
     salvaged: bool = Field(False, description="the model never gave a fully valid reply")
 

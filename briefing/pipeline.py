@@ -243,7 +243,7 @@ def _extract_all(
 def _source_entry(
     source: Source, file: str, extraction: Extraction, grounded: ground.Grounded
 ) -> SourceEntry:
-    furniture = tuple(sorted(extraction.reply.furniture))
+    furniture = extraction.furniture
     by_number = {s.number: s.text for s in source.sentences}
     preview = tuple(_shorten(by_number[n]) for n in furniture[:3] if n in by_number)
     return SourceEntry(
@@ -258,7 +258,6 @@ def _source_entry(
         furniture_preview=preview,
         events=len(grounded.events),
         unsupported=grounded.unsupported + extraction.unsupported,
-        furniture_events=extraction.furniture_events,
         realigned=grounded.realigned + extraction.realigned,
         salvaged=extraction.salvaged,
     )

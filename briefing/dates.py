@@ -1,0 +1,69 @@
+"""Dates that need no model: weekday words resolved against the publication date, and how a
+date was found (its basis).
+
+A small model reads "on Thursday" against the calendar in its prompt and still often picks the
+wrong day; the rule a reader applies is simple enough to write down. Past events happen on the
+named weekday on or before publication, planned ones on or after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .models import DateBasis, Status
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+# A date written out: a year, or a day with a month name, or an ISO/numeric date.
+_WRITTEN_DATE = re.compile(
+    rf"\b(?:(?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH})\b|(?:{_MONTH})\.?\s+\d{{1,2}}\b"
+    r"|\d{4}-\d{2}-\d{2})",
+    re.IGNORECASE,
+)
+_RELATIVE = re.compile(
+    r"\b(?:today|tonight|yesterday|tomorrow|(?:this|last|next|coming)\s+"
+    r"(?:week|month|year|weekend)|earlier this|later this|recent(?:ly)?|"
+    + "|".join(_WEEKDAYS)
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def weekday_date(text: str, published: str | None, status: Status) -> str | None:
+    """The date of the first weekday named in ``text`` ("on Thursday"), read against the
+    publication date: on or before it for what occurred, on or after it for what is planned.
+
+    None when there is no publication date, no weekday, or the text also writes a date out (the
+    written date wins over the weekday).
+    """
+    if not published or _WRITTEN_DATE.search(text):
+        return None
+    named = _WEEKDAY.search(text)
+    if named is None:
+        return None
+    day = dt.date.fromisoformat(published)
+    shift = _WEEKDAYS.index(named.group(1).lower()) - day.weekday()
+    if status == "planned":
+        return (day + dt.timedelta(days=shift % 7)).isoformat()
+    return (day - dt.timedelta(days=-shift % 7)).isoformat()
+
+
+def date_basis(date: str | None, evidence: str, published: str | None) -> DateBasis:
+    """How ``date`` was found, judged from the cited text: written out ("stated"), worked out
+    from a word such as "on Thursday" ("relative"), the article's own date ("publication"), or
+    neither: the model's inference ("inferred"). "none" when there is no date.
+    """
+    if date is None:
+        return "none"
+    if _WRITTEN_DATE.search(evidence):
+        return "stated"
+    if _RELATIVE.search(evidence):
+        return "relative"
+    if published and date == published:
+        return "publication"
+    return "inferred"
