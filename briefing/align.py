@@ -18,8 +18,11 @@ from .models import Sentence
 
 # Share of the summary's content words a cited sentence must contain to count as support.
 MIN_SUPPORT = 0.25
-# A sentence that was not cited must cover this share to replace the cited ones.
+# A sentence that was not cited must cover this share to replace the cited ones, or to be
+# added to them (see :func:`complete`).
 REALIGN_SUPPORT = 0.45
+# An event cites at most this many sentences (the reply schema's bound too).
+MAX_EVIDENCE = 3
 
 _WORD = re.compile(r"[^\W\d_][\w’'-]{2,}")
 # fmt: off
@@ -76,3 +79,28 @@ def align(
     if support(best) >= REALIGN_SUPPORT:
         return Alignment((best,), True)
     return None
+
+
+def complete(
+    summary: str, numbers: Sequence[int], sentences: Sequence[Sentence]
+) -> tuple[int, ...]:
+    """``numbers`` plus the other sentences among ``sentences`` that state the summary as
+    plainly (at least REALIGN_SUPPORT of its content words), best first, up to MAX_EVIDENCE.
+
+    A small model tends to cite the first sentence that tells an event and stop, when the next
+    one gives its day and place ("... will meet in Seoul this week." / "Cho will host the
+    meeting on Saturday"). Citing both lets a reader check both.
+    """
+    wanted = content_words(summary)
+    chosen = list(dict.fromkeys(numbers))
+    if not wanted or len(chosen) >= MAX_EVIDENCE:
+        return tuple(chosen)
+    scored = [
+        (len(wanted & content_words(s.text)) / len(wanted), s.number)
+        for s in sentences
+        if s.number not in chosen
+    ]
+    extra = [
+        n for score, n in sorted(scored, key=lambda p: (-p[0], p[1])) if score >= REALIGN_SUPPORT
+    ]
+    return tuple(sorted(chosen + extra[: MAX_EVIDENCE - len(chosen)]))

@@ -53,9 +53,7 @@ def key_developments(
             "date": e.date,
             "status": e.status,
             "role": e.role,
-            "summary": e.summary,
-            "actors": list(e.actors),
-            "location": e.location,
+            "summary": e.summary,  # says who and where: actors would repeat it
         }
         for label, e in labels.items()
     ]

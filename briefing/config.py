@@ -7,6 +7,7 @@ passes the frozen result down.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -157,7 +158,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     default_model = DEFAULT_LOCAL_MODEL if use_local else DEFAULT_HOSTED_MODEL
     cache = env.get("BRIEFING_CACHE_DIR")
     window = env.get("BRIEFING_WINDOW_CHARS") or str(LOCAL_WINDOW_CHARS if use_local else 6000)
-    if not window.isdigit() or int(window) < 200:
+    if not re.fullmatch(r"[0-9]+", window) or int(window) < 200:
         raise ConfigError(f"BRIEFING_WINDOW_CHARS must be a number of at least 200, not {window!r}")
     return Settings(
         brief=brief,

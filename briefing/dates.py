@@ -19,11 +19,16 @@ _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
-# A date written out: a year, or a day with a month name, or an ISO/numeric date.
+# A date written out: a year, a day with a month name, or an ISO date.
 _WRITTEN_DATE = re.compile(
-    rf"\b(?:(?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH})\b|(?:{_MONTH})\.?\s+\d{{1,2}}\b"
-    r"|\d{4}-\d{2}-\d{2})",
+    rf"\b(?:(?:19|20)\d{{2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH})\b"
+    rf"|(?:{_MONTH})\.?\s+\d{{1,2}}\b|\d{{4}}-\d{{2}}-\d{{2}})",
     re.IGNORECASE,
+)
+# A month named on its own ("in August"): capitalised, so the verb "may" is not taken for it.
+_MONTH_NAME = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b"
 )
 _RELATIVE = re.compile(
     r"\b(?:today|tonight|yesterday|tomorrow|(?:this|last|next|coming)\s+"
@@ -53,6 +58,18 @@ def weekday_date(text: str, published: str | None, status: Status) -> str | None
     return (day - dt.timedelta(days=-shift % 7)).isoformat()
 
 
+def drop_padding(date: str, text: str) -> str:
+    """``2024-07`` for ``2024-07-01`` when ``text`` does not write the first of the month: a
+    small model pads "in July" to a full date."""
+    if not re.fullmatch(r"\d{4}-\d{2}-01", date):
+        return date
+    first = re.compile(
+        rf"\b(?:1(?:st)?\s+(?:{_MONTH})|(?:{_MONTH})\.?\s+1(?:st)?\b|\d{{4}}-\d{{2}}-01)",
+        re.IGNORECASE,
+    )
+    return date if first.search(text) else date[:7]
+
+
 def date_basis(date: str | None, evidence: str, published: str | None) -> DateBasis:
     """How ``date`` was found, judged from the cited text: written out ("stated"), worked out
     from a word such as "on Thursday" ("relative"), the article's own date ("publication"), or
@@ -60,10 +77,21 @@ def date_basis(date: str | None, evidence: str, published: str | None) -> DateBa
     """
     if date is None:
         return "none"
-    if _WRITTEN_DATE.search(evidence):
+    if published and date in (
+        weekday_date(evidence, published, "occurred"),
+        weekday_date(evidence, published, "planned"),
+    ):
+        return "relative"
+    if _WRITTEN_DATE.search(evidence) or _named_month(evidence, date):
         return "stated"
     if _RELATIVE.search(evidence):
         return "relative"
     if published and date == published:
         return "publication"
     return "inferred"
+
+
+def _named_month(text: str, date: str) -> bool:
+    """``text`` names the month of ``date`` on its own ("in August" for 2023-08)."""
+    months = {m.group(0) for m in _MONTH_NAME.finditer(text)}
+    return len(date) >= 7 and dt.date(2000, int(date[5:7]), 1).strftime("%B") in months

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import dates, llm, resources
-from .align import align
+from .align import align, complete
 from .config import Settings
 from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
@@ -123,7 +123,9 @@ def extract(
             usage, salvaged = usage + (exc.usage or Usage()), True
         else:
             reply, usage = answer.value, usage + answer.usage
-        events.extend(e for e in reply.events if not any(same_event(e, seen) for seen in events))
+        for event in reply.events:  # within a window and across windows
+            if not any(same_event(event, seen) for seen in events):
+                events.append(event)
         repaired = repaired + log
     # Each window's reply was validated; together they may hold more events than one reply may.
     return Extraction(
@@ -138,8 +140,9 @@ def extract(
 
 
 def same_event(a: EventDraft, b: EventDraft) -> bool:
-    """Two drafts of one event: the same kind from the same sentences, or the same summary."""
-    same_cite = a.type == b.type and set(a.evidence) == set(b.evidence)
+    """``a`` repeats ``b``: the same kind of event from sentences ``b`` already cites, or the
+    same summary."""
+    same_cite = a.type == b.type and set(a.evidence) <= set(b.evidence)
     return same_cite or a.summary.casefold() == b.summary.casefold()
 
 
@@ -186,8 +189,9 @@ def repair_reply(
             unsupported += 1
             continue
         moved += found.moved
-        cited = " ".join(s.text for s in window if s.number in found.numbers)
-        event = _repair_date({**event, "evidence": list(found.numbers)}, cited, published)
+        numbers = complete(summary, found.numbers, window)
+        cited = " ".join(s.text for s in window if s.number in numbers)
+        event = _repair_date({**event, "evidence": list(numbers)}, cited, published)
         events.append(_clean_actors(event))
     if log is not None:
         log.moved, log.unsupported = moved, unsupported
@@ -210,17 +214,25 @@ def _clean_actors(event: dict[str, Any]) -> dict[str, Any]:
 
 def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
     """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
-    "2023-08-XX", drop one that has none ("unknown"), resolve a weekday the cited text names
-    ("on Thursday") against the publication date, and call an event dated after publication
-    "planned": it cannot have occurred yet."""
+    "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
+    background event undated rather than dated by the publication, call an event dated after
+    publication "planned" (it cannot have occurred yet), and resolve a weekday the cited text
+    names ("on Thursday") against the publication date."""
     date, status = event.get("date"), event.get("status")
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
         date = prefix.group(0) if prefix and ISO_DATE.match(prefix.group(0)) else None
-    if status in ("occurred", "planned"):
-        date = dates.weekday_date(cited, published, status) or date
+    if isinstance(date, str) and ISO_DATE.match(date):
+        date = dates.drop_padding(date, cited)
+        # An earlier event the text gives no date for is not dated by the article's own date.
+        if date == published and event.get("role") == "background":
+            date = None if dates.date_basis(date, cited, published) == "publication" else date
+    # The model's own date decides the direction first ("occurred" on 9 December in a text of
+    # the 7th is planned); the weekday is then read in that direction.
     if status == "occurred" and isinstance(date, str) and published and _after(date, published):
         status = "planned"
+    if status in ("occurred", "planned"):
+        date = dates.weekday_date(cited, published, status) or date
     return {**event, "date": date, "status": status}
 
 
@@ -291,32 +303,22 @@ def complete_events_prefix(text: str) -> str | None:
 def render_user_prompt(
     sentences: Sequence[Sentence], published: str | None, headline: str | None = None
 ) -> str:
-    """The per-window part of the prompt: headline, numbered sentences, a calendar around the
-    publication date."""
-    if not published:
-        return resources.render(
-            "prompts", USER_PROMPT, sentences=sentences, headline=headline, published=None
-        )
-    day = dt.date.fromisoformat(published)
-
-    def named(offset: int) -> dict[str, str]:
-        d = day + dt.timedelta(days=offset)
-        return {"name": d.strftime("%A"), "date": d.isoformat()}
-
+    """The per-window part of the prompt: headline and publication date first (the same for
+    every window of a source, so the server's prompt cache keeps them), then the sentences."""
+    day = dt.date.fromisoformat(published) if published else None
     return resources.render(
         "prompts",
         USER_PROMPT,
         sentences=sentences,
         headline=headline,
-        published=named(0),
-        past=[named(-k) for k in range(6, 0, -1)],
-        coming=[named(k) for k in range(1, 7)],
+        published={"date": day.isoformat(), "name": day.strftime("%A")} if day else None,
     )
 
 
 def sentence_windows(sentences: Sequence[Sentence], max_chars: int) -> list[Sequence[Sentence]]:
-    """Split sentences into the fewest windows of at most about ``max_chars`` characters, as
-    even in size as whole sentences allow (17 sentences become 9 + 8, not 16 + 1)."""
+    """Split sentences into the fewest windows of about ``max_chars`` characters, about even
+    in size (17 sentences become 9 + 8, not 16 + 1). A window closes at the sentence nearest
+    its share, so with very uneven sentences one may run over ``max_chars`` by part of one."""
     if not sentences:
         return []
     total = sum(len(s.text) for s in sentences)

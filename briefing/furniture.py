@@ -61,8 +61,11 @@ def furniture(sentences: Sequence[Sentence]) -> set[int]:
 
 def headline_sentences(sentences: Sequence[Sentence], title: str | None) -> set[int]:
     """Sentences that repeat the headline ("HomeWorldAsia" + title counts too): the body
-    tells the same news in full, so events are cited from there."""
+    tells the same news in full, so events are cited from there.
+
+    A title that ends like a sentence (a plain-text file whose first line is its lead) is
+    article text, not a headline: nothing is hidden then."""
     wanted = (title or "").strip().casefold()
-    if not wanted:
+    if not wanted or wanted.endswith((".", "!", "?", ".”", '."')):
         return set()
     return {s.number for s in sentences if s.text.strip().casefold().endswith(wanted)}

@@ -20,7 +20,10 @@ import scripted_model
 from click.testing import CliRunner, Result
 from fakeserver import FakeOpenAI, Reply
 
-from briefing import cli, config
+from briefing import cli, config, local
+from briefing.errors import ConfigError
+from briefing.extract import prepare
+from briefing.sources import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEFING = ROOT / ".venv" / "bin" / "briefing"
@@ -53,6 +56,7 @@ def env_for(base_url: str, tmp_path: Path, **extra: str) -> dict[str, str | None
         "BRIEFING_CONCURRENCY": None,
         "BRIEFING_TIMEOUT": None,
         "BRIEFING_LOCAL_MODEL": None,
+        "BRIEFING_WINDOW_CHARS": None,
         "COLUMNS": None,
         **extra,
     }
@@ -76,7 +80,7 @@ def lines_with(text: str, needle: str) -> list[str]:
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 # --- build ---------------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def test_file_names_with_brackets_are_printed_as_they_are(
         assert f"not read {path}: no such file or folder" in result.stderr.splitlines()
 
 
-def run_installed(args: list[str], env: dict[str, str | None]) -> subprocess.CompletedProcess:
+def run_installed(args: list[str], env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
     """The installed ``briefing`` in its own process, stderr a pipe (not a terminal)."""
     merged = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
     return subprocess.run(
@@ -265,9 +269,73 @@ def test_no_readable_path_fails_before_starting_the_embedded_model(
     def must_not_start(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the embedded model was started for a build with no source")
 
-    monkeypatch.setattr(cli.local, "embedded_server", must_not_start)
+    monkeypatch.setattr(local, "embedded_server", must_not_start)
     env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "BRIEFING_CACHE_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.main, ["build", str(tmp_path / "missing.txt")], env=env)
     assert result.exit_code == 1
     assert "no readable source" in result.output and "missing.txt" in result.output
     assert "Traceback" not in result.output
+
+
+# --- BRIEFING_WINDOW_CHARS -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "expected"),
+    [
+        ({"OPENAI_API_KEY": "k"}, {}, 6000),  # a hosted model reads a whole article at once
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, {}, 6000),
+        ({}, {}, config.LOCAL_WINDOW_CHARS),  # no key, no server: the embedded model
+        ({"OPENAI_API_KEY": "k"}, {"local": True}, config.LOCAL_WINDOW_CHARS),
+        ({"OPENAI_API_KEY": "k", "BRIEFING_WINDOW_CHARS": "2500"}, {}, 2500),
+        ({"BRIEFING_WINDOW_CHARS": "9000"}, {"local": True}, 9000),
+        ({"BRIEFING_WINDOW_CHARS": "200"}, {}, 200),  # the smallest allowed
+        ({"OPENAI_API_KEY": "k", "BRIEFING_WINDOW_CHARS": ""}, {}, 6000),  # empty: unset
+    ],
+)
+def test_window_chars_default_and_override(
+    env: dict[str, str], flags: dict[str, Any], expected: int
+) -> None:
+    assert config.LOCAL_WINDOW_CHARS == 1400
+    assert config.load_settings(env, flags).window_chars == expected
+
+
+@pytest.mark.parametrize("value", ["199", "0", "-1400", "1.5e3", "1400 ", " 1400", "lots", "0x600"])
+def test_window_chars_must_be_a_number_of_at_least_200(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load_settings({"OPENAI_API_KEY": "k", "BRIEFING_WINDOW_CHARS": value}, {})
+    assert str(caught.value) == (
+        f"BRIEFING_WINDOW_CHARS must be a number of at least 200, not {value!r}"
+    )
+
+
+def test_window_chars_that_only_look_like_digits_are_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        config.load_settings({"OPENAI_API_KEY": "k", "BRIEFING_WINDOW_CHARS": "²"}, {})
+
+
+def test_bad_window_chars_exits_1_with_one_line_before_asking(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    env = env_for(fake_openai.base_url, tmp_path, BRIEFING_WINDOW_CHARS="small")
+    result = invoke(["build", "--out", str(tmp_path / "out"), str(SEED)], env)
+    assert_clean_exit(result, 1)
+    (error,) = lines_with(result.stderr, "error:")
+    assert error == "error: BRIEFING_WINDOW_CHARS must be a number of at least 200, not 'small'"
+    assert fake_openai.requests == []
+
+
+def test_window_chars_reaches_the_build(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    # The embedded model's window size with a hosted server: the seeds take more requests.
+    fake_openai.respond_with(scripted_model.respond)
+    env = env_for(fake_openai.base_url, tmp_path, BRIEFING_WINDOW_CHARS="1400")
+    result = invoke(["build", "--out", str(tmp_path / "out")], env)
+    assert_clean_exit(result, 0)
+    windows = [
+        len(prepare(read_source(p), 1400).windows) for p in sorted(SEED.parent.glob("*.txt"))
+    ]
+    assert len(windows) == 5 and min(windows) >= 2
+    # One request a window, and one for the key developments.
+    assert len(fake_openai.requests) == sum(windows) + 1
+    (summary,) = lines_with(result.stderr, "Wrote ")
+    assert f" events, {sum(windows) + 1} requests, " in summary

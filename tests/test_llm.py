@@ -23,7 +23,7 @@ from briefing.errors import (
     LLMError,
     ServerUnreachable,
 )
-from briefing.models import ExtractionReply
+from briefing.models import MAX_EVENTS_PER_WINDOW, ExtractionReply
 
 MESSAGES = [
     {"role": "system", "content": "You extract events."},
@@ -57,22 +57,20 @@ def reask(errors: str) -> str:
 
 def event(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "evidence": [2],
         "type": "CONSULT",
-        "subtype": "ministers' meeting",
         "summary": "The foreign ministers of Japan and Australia met in Canberra.",
-        "actors": [{"name": "Japan", "normalized": "Japan", "country": "Japan"}],
+        "evidence": [2],
+        "actors": ["Japan", "Australia"],
         "location": "Canberra, Australia",
         "date": "2024-03-01",
-        "date_basis": "relative",
         "status": "occurred",
         "role": "main",
     }
     return {**base, **changes}
 
 
-def reply(*events: dict[str, Any], furniture: list[int] | None = None) -> dict[str, Any]:
-    return {"furniture": [1] if furniture is None else furniture, "events": list(events)}
+def reply(*events: dict[str, Any]) -> dict[str, Any]:
+    return {"events": list(events)}
 
 
 VALID = reply(event())
@@ -181,20 +179,24 @@ def test_not_json_is_reasked_with_the_error(run: Run) -> None:
     ("bad_reply", "error"),
     [
         pytest.param(
-            reply(event(evidence=[1])), "evidence sentence 1 is listed in furniture", id="furniture"
-        ),
-        pytest.param(
-            reply(event(evidence=[7])), "evidence sentence 7 does not exist", id="not-shown"
+            reply(event(evidence=[7])),
+            "events[0]: evidence sentence 7 was not shown",
+            id="not-shown",
         ),
         pytest.param(reply(event(date="2023-13-45")), "events.0.date", id="bad-date"),
         pytest.param(
-            reply(event(date=None, date_basis="stated")),
-            "date is null exactly when date_basis is 'none'",
-            id="null-date-stated",
-        ),
-        pytest.param(
             reply(event(date="2024-03-09")), "after the publication date", id="after-publication"
         ),
+        # The schema is lean: the old actor objects and model-written keys are refused.
+        pytest.param(
+            reply(event(actors=[{"name": "Japan", "normalized": "Japan", "country": "Japan"}])),
+            "events.0.actors.0",
+            id="actor-object",
+        ),
+        pytest.param(
+            reply(event(date_basis="relative")), "date_basis: Extra inputs", id="date-basis"
+        ),
+        pytest.param({**VALID, "furniture": [1]}, "furniture: Extra inputs", id="furniture-list"),
         pytest.param(reply(event(type="CHAT")), "events.0.type", id="bad-type"),
         pytest.param({**VALID, "comment": "hi"}, "comment: Extra inputs", id="extra-field"),
     ],
@@ -225,8 +227,8 @@ def test_cut_off_reply_is_a_failed_attempt_even_if_it_parses(run: Run) -> None:
 def test_three_invalid_replies_raise_invalid_reply(run: Run) -> None:
     run.fake.push(
         Reply.text("not json", usage=(10, 2)),
-        Reply.json(reply(event(evidence=[1])), usage=(20, 3)),
-        Reply.text('{"furniture": [1], "ev', finish_reason="length", usage=(30, 4)),
+        Reply.json(reply(event(evidence=[7])), usage=(20, 3)),
+        Reply.text('{"events": [{"ev', finish_reason="length", usage=(30, 4)),
         Reply.json(VALID),  # never asked for
     )
     with pytest.raises(InvalidReply) as caught:
@@ -239,11 +241,11 @@ def test_three_invalid_replies_raise_invalid_reply(run: Run) -> None:
     assert caught.value.usage.prompt_tokens == 60
     # Each re-ask shows only the last failed answer, so the context stays bounded.
     assert [len(r["messages"]) for r in run.fake.requests] == [2, 4, 4]
-    assert run.fake.requests[2]["messages"][2]["content"] == json.dumps(reply(event(evidence=[1])))
+    assert run.fake.requests[2]["messages"][2]["content"] == json.dumps(reply(event(evidence=[7])))
 
 
 def test_a_cut_off_reply_is_not_shown_back(run: Run) -> None:
-    cut = '{"furniture": [1], "events": [{"evidence": [2], "type": "CONS'
+    cut = '{"events": [{"type": "CONSULT", "summary": "The foreign ministers of Jap'
     run.fake.push(Reply.text(cut, finish_reason="length"), Reply.json(VALID))
     answer = run.ask()
     assert answer.attempts == 2
@@ -418,13 +420,16 @@ def test_request_body(fake_openai: FakeOpenAI) -> None:
     schema = fmt["json_schema"]["schema"]
     assert "$ref" not in json.dumps(schema) and "$defs" not in schema
     objects = [n for n in walk(schema) if isinstance(n, dict) and n.get("type") == "object"]
-    # The reply, an event, an actor: every one closed and fully required.
-    assert len(objects) == 3
+    # The reply and an event: every one closed and fully required (actors are plain names).
+    assert len(objects) == 2
     for obj in objects:
         assert obj["additionalProperties"] is False
         assert sorted(obj["required"]) == sorted(obj["properties"])
     event_props = schema["properties"]["events"]["items"]["properties"]
-    assert {"evidence", "date", "date_basis", "location", "actors"} <= set(event_props)
+    assert set(event_props) == {
+        *("type", "summary", "evidence", "actors", "location", "date", "status", "role")
+    }
+    assert event_props["actors"]["items"]["type"] == "string"
     assert "title" not in schema and "title" not in event_props["summary"]
     # Not talking to OpenAI: length bounds stay, they become llama.cpp grammar bounds.
     assert event_props["summary"]["maxLength"] == 160
@@ -445,7 +450,7 @@ def test_openai_strict_schema_drops_length_bounds(
     summary = schema["properties"]["events"]["items"]["properties"]["summary"]
     assert summary["type"] == "string"
     # Bounds OpenAI accepts stay.
-    assert schema["properties"]["events"]["maxItems"] == 8
+    assert schema["properties"]["events"]["maxItems"] == MAX_EVENTS_PER_WINDOW == 8
     assert "pattern" in json.dumps(body["response_format"])
 
 

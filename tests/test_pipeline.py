@@ -19,9 +19,10 @@ import scripted_model
 from fakeserver import FakeOpenAI, Reply
 
 from briefing import pipeline
-from briefing.config import Settings, load_settings
+from briefing.config import LOCAL_WINDOW_CHARS, Settings, load_settings
 from briefing.errors import LLMError
-from briefing.extract import marked_furniture
+from briefing.extract import prepare
+from briefing.furniture import furniture, headline_sentences
 from briefing.models import Source, Usage
 from briefing.sources import read_source
 
@@ -29,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "brief.md"
 SEED_NAMES = sorted(p.name for p in (ROOT / "seeds").glob("*.txt"))
 SEED_PATHS = [Path("seeds") / name for name in SEED_NAMES]
-# A phrase only seed 004's prompt contains (its byline), to pick it out in the fake server.
-SEED_004_PHRASE = "Kingston Bailey"
+# A phrase only seed 004's prompt contains (a name in its lead), to pick it out in the fake
+# server. Its byline ("Kingston Bailey") is furniture: never shown to the model.
+SEED_004_PHRASE = "Kritenbrink"
 SEED_001_HEADLINES = ["Union Budget", "Chad", "Rafale", "DXB", "Gaza", "Putin", "carbon removal"]
 SEED_000_FURNITURE = ["Also Read", "Sabah Khan Tareen", "Bachelor", "intern at", "Debate"]
 
@@ -107,21 +109,68 @@ def test_every_quote_is_the_exact_slice_of_its_file(seeds_build: SeedsBuild) -> 
         assert read_utf8(c["file"]).count("\n", 0, c["start"]) + 1 == c["line"]
 
 
-def test_no_event_cites_furniture(seeds_build: SeedsBuild) -> None:
+def extraction_prompts(requests: list[dict[str, Any]]) -> list[str]:
+    """The user message of each extraction request (the compose request shows no "[n] ")."""
+    prompts = [r["messages"][-1]["content"] for r in requests]
+    return [p for p in prompts if scripted_model.SENTENCE.search(p)]
+
+
+def shown_by_source(prompts: list[str], window_chars: int) -> dict[str, list[int]]:
+    """Seed path → the sentence numbers its requests showed, in the order they were shown."""
+    sources = [read_source(p) for p in SEED_PATHS]
+    windows = {s.path: numbers_of(prepare(s, window_chars).windows) for s in sources}
+    shown: dict[str, list[int]] = {s.path: [] for s in sources}
+    for prompt in prompts:
+        numbers = list(scripted_model.shown(prompt))
+        # A window of one source: its numbered sentences, and its headline, unnumbered.
+        (source,) = [
+            s
+            for s in sources
+            if numbers in windows[s.path]
+            and all(f"[{n}] {s.sentences[n - 1].text}" in prompt for n in numbers)
+        ]
+        assert source.title and source.title in prompt
+        shown[source.path] += numbers
+        # The scripted model cites only what it was shown.
+        for event in scripted_model.extraction(prompt)["events"]:
+            assert set(event["evidence"]) <= set(numbers)
+    return shown
+
+
+def numbers_of(windows: list[Any]) -> list[list[int]]:
+    return [[s.number for s in w] for w in windows]
+
+
+def test_the_model_is_shown_each_article_sentence_once_and_nothing_else(
+    seeds_build: SeedsBuild,
+) -> None:
+    prompts = extraction_prompts(seeds_build.requests)
+    assert len(prompts) == 5  # a hosted model reads each seed at once
+    shown = shown_by_source(prompts, seeds_build.settings.window_chars)
+    for path, numbers in shown.items():
+        source = read_source(Path(path))
+        hidden = furniture(source.sentences) | headline_sentences(source.sentences, source.title)
+        assert numbers == [s.number for s in source.sentences if s.number not in hidden]
+
+
+def test_no_event_cites_furniture_or_the_headline(seeds_build: SeedsBuild) -> None:
     sources = {s.id: s for s in map(read_source, SEED_PATHS)}
     entries = {e.id: e for e in seeds_build.result.brief.sources}
     for source in sources.values():
-        # The brief records what the model marked as furniture for each source, and what page
-        # markers ("Also Read:", "Previous Story", …) mark without it.
-        marked = scripted_model.furniture({s.number: s.text for s in source.sentences})
-        expected = set(marked) | marked_furniture(source.sentences)
-        assert set(entries[source.id].furniture) == expected and marked
+        # The brief records the furniture found in code for each source: page markers ("Also
+        # Read:", "Previous Story", an author box, …) and lines too short to state an event.
+        headline = headline_sentences(source.sentences, source.title)
+        expected = furniture(source.sentences) - headline
+        assert entries[source.id].furniture == tuple(sorted(expected)) and expected
+        assert headline  # every seed repeats its headline
     events = load_json(seeds_build.out / "events.json")["events"]
     for event in events:
         source = sources[event["source_id"]]
+        hidden = set(entries[source.id].furniture)
+        hidden |= headline_sentences(source.sentences, source.title)
+        spans = {(s.start, s.end): s.number for s in source.sentences}
         for c in event["citations"]:
-            spans = {(s.start, s.end): s.number for s in source.sentences}
-            assert spans[(c["start"], c["end"])] not in entries[source.id].furniture
+            assert spans[(c["start"], c["end"])] not in hidden, c
 
 
 def quotes_of(events: list[dict[str, Any]], seed_prefix: str) -> list[str]:
@@ -156,7 +205,8 @@ def test_manifest_records_inputs_model_hashes_and_work(seeds_build: SeedsBuild) 
         assert row["bytes"] == path.stat().st_size
         assert row["status"] == "read"
     assert manifest["model"] == seeds_build.settings.model
-    assert manifest["server"] == seeds_build.settings.base_url.split("/")[2]  # 127.0.0.1:port
+    base_url = seeds_build.settings.base_url
+    assert base_url and manifest["server"] == base_url.split("/")[2]  # 127.0.0.1:port
     assert manifest["embedded_model"] is None
     for folder in ("prompts", "templates"):
         files = sorted((ROOT / folder).iterdir())
@@ -188,6 +238,41 @@ def test_key_point_citing_only_an_unknown_label_is_dropped(seeds_build: SeedsBui
         assert claim["event_ids"] and set(claim["event_ids"]) <= event_ids
 
 
+def test_seeds_read_in_the_embedded_models_small_windows(
+    fake_openai: FakeOpenAI, tmp_path: Path, seeds_build: SeedsBuild
+) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    settings = settings_for(fake_openai, out, window_chars=LOCAL_WINDOW_CHARS)
+    result = pipeline.build(settings, SEED_PATHS)
+    assert result.failures == ()
+
+    windows = {
+        str(p): numbers_of(prepare(read_source(p), LOCAL_WINDOW_CHARS).windows) for p in SEED_PATHS
+    }
+    count = sum(len(w) for w in windows.values())
+    assert count > 2 * len(SEED_PATHS)  # every seed takes two windows or more
+    assert result.usage.requests == len(fake_openai.requests) == count + 1
+    manifest = load_json(out / "manifest.json")
+    for path, source_windows in windows.items():
+        assert manifest["usage_by_source"][path]["requests"] == len(source_windows)
+    # Each window shown once, no sentence in two windows, none left out.
+    shown = shown_by_source(extraction_prompts(fake_openai.requests), LOCAL_WINDOW_CHARS)
+    assert shown == {path: [n for w in ws for n in w] for path, ws in windows.items()}
+
+    # More requests, more events: the scripted model gives up to three a request.
+    assert len(result.events) > len(seeds_build.result.events)
+    for c in all_citations(out):
+        assert read_utf8(c["file"])[c["start"] : c["end"]] == c["quote"]
+    entries = {e.id: e for e in result.brief.sources}
+    for event in result.events:
+        source = read_source(Path(event.citations[0].file))
+        spans = {(s.start, s.end): s.number for s in source.sentences}
+        for citation in event.citations:
+            number = spans[(citation.start, citation.end)]
+            assert number not in entries[event.source_id].furniture
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 
@@ -217,7 +302,7 @@ def test_one_source_never_answering_json_is_listed_as_not_read(
     not_read = brief.split("### Not read", 1)[1].split("## Notes", 1)[0]
     assert f"- `{broken}` (extract): {failure.reason}" in not_read
     assert "Sources read: 4; not read: 1." in brief
-    assert "Kingston Bailey" not in brief and broken not in brief.split("### Not read")[0]
+    assert SEED_004_PHRASE not in brief and broken not in brief.split("### Not read")[0]
 
     manifest = load_json(tmp_path / "out" / "manifest.json")
     rows = {i["path"]: i for i in manifest["inputs"]}
@@ -235,18 +320,47 @@ def test_reason_of_a_source_with_several_invalid_fields_stays_one_line(
 ) -> None:
     def responder(body: dict[str, Any]) -> Reply:
         if SEED_004_PHRASE in scripted_model.conversation_text(body):
-            # No usable furniture list either, so nothing of it can be salvaged.
-            return Reply.json({"furniture": "none", "events": [{"evidence": [99], "type": "X"}]})
+            # No events list, so nothing of it can be salvaged; and an old-schema key.
+            return Reply.json({"furniture": [1, 2], "events": {"evidence": [99], "type": "X"}})
         return scripted_model.respond(body)
 
     fake_openai.respond_with(responder)
     result = pipeline.build(settings_for(fake_openai, tmp_path / "out"), SEED_PATHS)
     (failure,) = result.failures
-    assert "furniture" in failure.reason and "events.0.status" in failure.reason
+    assert "furniture" in failure.reason and "events" in failure.reason
     assert "\n" not in failure.reason  # one line in the CLI and one list item in the brief
     brief = result.paths["brief"].read_text(encoding="utf-8")
     not_read = brief.split("### Not read\n\n", 1)[1].split("\n\n## Notes", 1)[0]
     assert not_read == f"- `{SEED_PATHS[4]}` (extract): {failure.reason}"
+
+
+def test_a_source_whose_every_event_is_invalid_is_read_with_none(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    # An events list whose every event is invalid, three times: what is valid of it (nothing)
+    # is kept, and the brief says the model's reply was only partly valid.
+    def responder(body: dict[str, Any]) -> Reply:
+        if SEED_004_PHRASE in scripted_model.conversation_text(body):
+            return Reply.json({"events": [{"evidence": [99], "type": "X"}]})
+        return scripted_model.respond(body)
+
+    fake_openai.respond_with(responder)
+    settings = settings_for(fake_openai, tmp_path / "out")
+    result = pipeline.build(settings, SEED_PATHS)
+    asked = [
+        r for r in fake_openai.requests if SEED_004_PHRASE in scripted_model.conversation_text(r)
+    ]
+    assert len(asked) == settings.validation_attempts  # asked again, then salvaged
+    assert result.failures == ()
+    entry = next(s for s in result.brief.sources if s.path == str(SEED_PATHS[4]))
+    assert entry.salvaged and entry.events == 0
+    assert all(e.source_id != entry.id for e in result.events)
+    row = next(
+        line
+        for line in result.paths["brief"].read_text(encoding="utf-8").splitlines()
+        if f"`{SEED_PATHS[4]}`" in line
+    )
+    assert "| 0 (model reply only partly valid) |" in row
 
 
 def test_every_source_failing_raises_and_writes_no_brief(
@@ -324,8 +438,11 @@ def test_cp1252_and_html_sources_are_cited_in_utf8_copies(
 # --- the Markdown --------------------------------------------------------------------------------
 
 
-# A line only seed i's extraction prompt contains: its sentence 4, numbered.
-SEED_MARKERS = [f"[4] {read_source(ROOT / p).sentences[3].text}" for p in SEED_PATHS]
+# A line only seed i's extraction prompt contains: its first sentence shown, numbered.
+SEED_MARKERS = [
+    f"[{s.number}] {s.text}"
+    for s in (prepare(read_source(ROOT / p), 6000).windows[0][0] for p in SEED_PATHS)
+]
 
 
 def staggered(body: dict[str, Any]) -> Reply:
