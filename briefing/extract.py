@@ -15,7 +15,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
 from .models import (
     ISO_DATE,
+    Alignment,
     EventDraft,
     Extraction,
     ExtractionReply,
@@ -136,6 +137,9 @@ def extract(
         salvaged=salvaged,
         realigned=repaired.moved,
         unsupported=repaired.unsupported,
+        alignment={
+            e.summary: repaired.changed[e.summary] for e in events if e.summary in repaired.changed
+        },
     )
 
 
@@ -152,9 +156,14 @@ class RepairLog:
 
     moved: int = 0
     unsupported: int = 0
+    changed: dict[str, Alignment] = field(default_factory=dict)  # by summary
 
     def __add__(self, other: RepairLog) -> RepairLog:
-        return RepairLog(self.moved + other.moved, self.unsupported + other.unsupported)
+        return RepairLog(
+            self.moved + other.moved,
+            self.unsupported + other.unsupported,
+            {**self.changed, **other.changed},
+        )
 
 
 def repair_reply(
@@ -173,6 +182,7 @@ def repair_reply(
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         return data
     moved = unsupported = 0
+    changed: dict[str, Alignment] = {}
     events = []
     for event in data["events"]:
         evidence = event.get("evidence") if isinstance(event, dict) else None
@@ -190,11 +200,13 @@ def repair_reply(
             continue
         moved += found.moved
         numbers = complete(summary, found.numbers, window)
+        if found.moved or numbers != found.numbers:
+            changed[summary] = "realigned" if found.moved else "completed"
         cited = " ".join(s.text for s in window if s.number in numbers)
         event = _repair_date({**event, "evidence": list(numbers)}, cited, published)
         events.append(_clean_actors(event))
     if log is not None:
-        log.moved, log.unsupported = moved, unsupported
+        log.moved, log.unsupported, log.changed = moved, unsupported, changed
     return {**data, "events": events}
 
 

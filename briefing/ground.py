@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from . import dates
 from .align import align
 from .errors import BriefingError
-from .models import Citation, Event, EventDraft, Extraction, Source
+from .models import Alignment, Citation, Event, EventDraft, Extraction, Source
 
 
 class GroundingError(BriefingError):
@@ -68,7 +68,8 @@ def ground(extraction: Extraction, source: Source, file: str) -> Grounded:
             unsupported += 1
             continue
         realigned += found.moved
-        event = _event(draft, source, file, found.numbers, found.moved)
+        how = "realigned" if found.moved else extraction.alignment.get(draft.summary, "as_cited")
+        event = _event(draft, source, file, found.numbers, how)
         if all(e.id != event.id for e in events):
             events.append(event)
     return Grounded(tuple(events), unsupported, realigned)
@@ -81,7 +82,7 @@ def event_id(source_id: str, draft: EventDraft) -> str:
 
 
 def _event(
-    draft: EventDraft, source: Source, file: str, numbers: tuple[int, ...], moved: bool
+    draft: EventDraft, source: Source, file: str, numbers: tuple[int, ...], how: Alignment
 ) -> Event:
     citations = tuple(cite(source, n, file) for n in numbers)
     cited = " ".join(c.quote for c in citations)
@@ -97,5 +98,5 @@ def _event(
         status=draft.status,
         role=draft.role,
         citations=citations,
-        alignment="realigned" if moved else "as_cited",
+        alignment=how,
     )

@@ -13,17 +13,14 @@ Health checks use urllib with proxies disabled; nothing here imports ``openai``.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
 import importlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,9 +28,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from . import processes
 from .config import Settings
 from .errors import LocalModelError
 from .weights import (
@@ -60,10 +57,8 @@ __all__ = [
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
 LOG_FILE = Path("logs") / "llama-server.log"
-LOG_ROTATE_BYTES = 20 * 1024 * 1024
 HEALTH_POLL = 0.25  # seconds between /health polls while the model loads
 REUSE_HEALTH_WAIT = 2.0  # how long a server from server.json may take to answer /health
-STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 START_ATTEMPTS = 3  # a free port can be taken before llama-server binds it: try another
 
 
@@ -85,10 +80,6 @@ class _Started:
     model: Path
     log_path: Path
     log_offset: int
-
-
-class _Terminated(SystemExit):
-    """SIGTERM/SIGHUP arrived: unwind so every ``finally`` runs (exit status 128 + signal)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +151,7 @@ def find_running_server(settings: Settings) -> LocalServer | None:
     except (OSError, ValueError, KeyError, TypeError):
         _remove(path)
         return None
-    if not _pid_alive(pid):
+    if not processes.pid_alive(pid):
         _remove(path)
         return None
     explicit = settings.local.model_path
@@ -194,14 +185,14 @@ def embedded_server(
         status(f"using the running briefing server at {running.base_url} (pid {running.pid})")
         yield running
         return
-    with _exit_on_termination():
+    with processes.exit_on_termination():
         started = _start(settings, status, port=None)
         try:
             yield started.server
         finally:
             with contextlib.suppress(Exception):
                 status("stopping llama-server…")
-            _stop(started.proc)
+            processes.stop(started.proc)
 
 
 def serve_forever(
@@ -220,7 +211,7 @@ def serve_forever(
     if port is not None:
         _check_port_free(port)
     state = settings.cache_dir / STATE_FILE
-    with _exit_on_termination():
+    with processes.exit_on_termination():
         started = _start(settings, status, port=port)
         proc, server = started.proc, started.server
         try:
@@ -234,14 +225,14 @@ def serve_forever(
             write_atomic(state, json.dumps(record, indent=2) + "\n")
             status(f"serving {server.model_name} at {server.base_url} (pid {server.pid})")
             code = proc.wait()
-            tail = _read_tail(started.log_path, started.log_offset)
+            tail = processes.read_tail(started.log_path, started.log_offset)
             raise LocalModelError(f"llama-server exited with code {code}{tail}")
-        except (KeyboardInterrupt, _Terminated):
+        except (KeyboardInterrupt, processes.Terminated):
             with contextlib.suppress(Exception):
                 status("stopping llama-server…")
         finally:
             _remove_state(state, proc.pid)
-            _stop(proc)
+            processes.stop(proc)
 
 
 def _start(settings: Settings, status: StatusCallback, port: int | None) -> _Started:
@@ -252,47 +243,26 @@ def _start(settings: Settings, status: StatusCallback, port: int | None) -> _Sta
     for attempt in range(1, attempts + 1):
         chosen = port if port is not None else _free_port()
         status(f"starting llama-server ({model.name}) on port {chosen}…")
-        proc, offset = _spawn(server_command(binary, model, settings, chosen), log_path)
+        proc, offset = processes.spawn(server_command(binary, model, settings, chosen), log_path)
         began = time.monotonic()
         try:
             code = _wait_healthy(proc, chosen, settings.local.startup_timeout, status)
         except LocalModelError as exc:
-            _stop(proc)
+            processes.stop(proc)
             raise LocalModelError(f"{exc} (log: {log_path})") from None
         except BaseException:
-            _stop(proc)
+            processes.stop(proc)
             raise
         if code is None:
             status(f"llama-server ready in {time.monotonic() - began:.1f} s")
             server = LocalServer(_base_url(chosen), chosen, proc.pid, settings.model)
             return _Started(proc, server, model, log_path, offset)
-        _stop(proc)  # reaps it
-        tail = _read_tail(log_path, offset)
+        processes.stop(proc)  # reaps it
+        tail = processes.read_tail(log_path, offset)
         if attempt < attempts and "bind" in tail.lower():
             continue
         raise LocalModelError(f"llama-server exited with code {code} before it was ready{tail}")
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        if log_path.stat().st_size > LOG_ROTATE_BYTES:
-            os.replace(log_path, log_path.with_name(log_path.name + ".1"))
-    with log_path.open("ab") as log:
-        offset = log.tell()
-        try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop it ourselves
-            )
-        except OSError as exc:
-            raise LocalModelError(f"cannot start {command[0]}: {exc.strerror}") from exc
-    _track(proc)
-    return proc, offset
 
 
 def _wait_healthy(
@@ -317,88 +287,6 @@ def _wait_healthy(
             status(f"waiting for llama-server to load the model ({now - started:.0f} s)…")
             next_note = now + 15.0
         time.sleep(HEALTH_POLL)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, up to STOP_GRACE seconds, then SIGKILL; a second interrupt kills at once."""
-    try:
-        if proc.poll() is None:
-            _signal(proc, signal.SIGTERM)
-            try:
-                proc.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                proc.wait()
-            except BaseException:
-                _signal(proc, signal.SIGKILL)
-                with contextlib.suppress(BaseException):
-                    proc.wait(2.0)
-                raise
-    finally:
-        if proc.returncode is not None:
-            _LIVE.pop(proc.pid, None)
-
-
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    # The server leads its own session (start_new_session), so its group id is its pid.
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-
-
-# Servers started by this process and not yet reaped, killed at interpreter exit as a last resort.
-_LIVE: dict[int, subprocess.Popen[bytes]] = {}
-_LIVE_LOCK = threading.Lock()
-_atexit_registered = False
-
-
-def _track(proc: subprocess.Popen[bytes]) -> None:
-    global _atexit_registered
-    with _LIVE_LOCK:
-        _LIVE[proc.pid] = proc
-        if not _atexit_registered:
-            atexit.register(_stop_all)
-            _atexit_registered = True
-
-
-def _stop_all() -> None:
-    for proc in list(_LIVE.values()):
-        if proc.poll() is None:
-            _signal(proc, signal.SIGTERM)
-            try:
-                proc.wait(2.0)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(2.0)
-        _LIVE.pop(proc.pid, None)
-
-
-@contextmanager
-def _exit_on_termination() -> Iterator[None]:
-    """In the main thread, turn SIGTERM/SIGHUP into :class:`_Terminated` for the block.
-
-    Only signals left at their default action are taken over (an application handler or an
-    ignored SIGHUP under ``nohup`` stays as it is); the previous handlers are restored after.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) == signal.SIG_DFL:
-            previous[sig] = signal.signal(sig, _raise_terminated)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated(128 + signum)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,38 +328,6 @@ def _check_port_free(port: int) -> None:
             sock.bind((HOST, port))
         except OSError as exc:
             raise LocalModelError(f"cannot use port {port}: {exc.strerror}") from exc
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie still answers kill(0)
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("State:"):
-                return "Z" not in line.split()[1]
-    except OSError:
-        pass
-    return True
-
-
-def _read_tail(log_path: Path, offset: int, lines: int = 5) -> str:
-    """``:`` and the last lines written to the log since ``offset``, or a pointer to the log."""
-    try:
-        with log_path.open("rb") as fh:
-            fh.seek(max(offset, fh.seek(0, os.SEEK_END) - 64 * 1024))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    tail = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
-    if not tail:
-        return f" (no output; log: {log_path})"
-    return ":\n  " + "\n  ".join(tail) + f"\n(log: {log_path})"
 
 
 def _remove_state(state: Path, pid: int) -> None:

@@ -39,6 +39,10 @@ DateBasis = Literal["stated", "relative", "publication", "inferred", "none"]
 Status = Literal["occurred", "planned", "claimed", "denied"]
 # "main": what the article reports; "background": an earlier event it recalls.
 Role = Literal["main", "background"]
+# As in langextract, how an event's evidence was tied to the text (the quote is always exact):
+# the sentences the model cited ("as_cited"); others, because the cited ones did not state the
+# summary ("realigned"); or the cited ones plus sentences that state it as plainly ("completed").
+Alignment = Literal["as_cited", "realigned", "completed"]
 
 ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 ISO_DATE_PATTERN = ISO_DATE.pattern
@@ -210,10 +214,7 @@ class Event(Record):
     status: Status
     role: Role
     citations: tuple[Citation, ...] = Field(min_length=1)
-    # As in langextract, how the evidence was tied to the text. The quote is always exact; this
-    # says whether the sentences are the ones the model cited ("as_cited") or ones grounding
-    # found when the cited sentence did not support the summary ("realigned").
-    alignment: Literal["as_cited", "realigned"] = "as_cited"
+    alignment: Alignment = "as_cited"
 
 
 # --- what the model fills: key developments ------------------------------------------------------
@@ -283,6 +284,8 @@ class Extraction(Record):
     # Deterministic repairs before validation (see extract.repair_reply).
     realigned: int = 0
     unsupported: int = 0
+    # Summaries of the events whose evidence the repair changed, and how.
+    alignment: dict[str, Alignment] = Field(default_factory=dict)
 
 
 class TimelineEntry(Record):

@@ -431,6 +431,29 @@ def test_wrong_evidence_is_repaired_without_a_reask(fake_openai: FakeOpenAI, see
     assert (extraction.realigned, extraction.unsupported) == (1, 1)
     [event] = ground(extraction, seed, seed.path).events
     assert event.citations[0].quote.startswith("South Korea, the US and Japan held")
+    # Moved by the repair before validation, so grounding saw sentence 5 as cited: the event
+    # must still say its evidence is not the model's.
+    assert event.alignment == "realigned"
+
+
+def test_evidence_completed_with_a_sentence_stating_the_same_is_labelled(
+    fake_openai: FakeOpenAI, seed: Source
+) -> None:
+    # Seed 001, sentences 4 and 8 both say "During Thursday's meeting, the three sides
+    # discussed ways to counter North Korea's cryptocurrency theft": citing one, the event
+    # gets the other too, and says so.
+    summary = "The three sides discussed ways to counter North Korea's cryptocurrency theft."
+    texts = [s.text for s in seed.sentences]
+    assert texts[3].startswith("During Thursday") and texts[7].startswith("During Thursday")
+    fake_openai.push(Reply.json({"events": [draft(evidence=[4], summary=summary)]}))
+    settings = make_settings(fake_openai.base_url)
+    extraction = extract(llm.make_client(settings), settings, seed)
+    assert [e.evidence for e in extraction.reply.events] == [[4, 8]]
+    assert extraction.alignment == {summary: "completed"}
+    [event] = ground(extraction, seed, seed.path).events
+    assert event.alignment == "completed"
+    first, second = event.citations
+    assert first.line < second.line
 
 
 def test_an_event_citing_furniture_it_was_never_shown_is_dropped(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from briefing import local, weights
+from briefing import local, processes, weights
 from briefing.config import BriefSpec, LocalSettings, Settings
 from briefing.errors import LocalModelError
 from briefing.local import (
@@ -361,7 +361,7 @@ def test_server_that_never_gets_healthy_times_out_and_is_stopped(tmp_path: Path)
 
 
 def test_server_ignoring_sigterm_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "STOP_GRACE", 0.5)
+    monkeypatch.setattr(processes, "STOP_GRACE", 0.5)
     settings = server_settings(tmp_path, mode="stubborn")
     with embedded_server(settings) as server:
         pass
