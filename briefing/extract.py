@@ -1,9 +1,10 @@
 """Extraction: the model reads a source in windows of numbered sentences and reports events.
 
 Every event cites sentence numbers, so every quote is exact by construction. A window is about
-1,200 characters: a small model reads a short passage far more completely than a whole article
-(measured on the seeds, see the README). The static instructions come first in the
-conversation so a local server's prompt cache reuses them from one window to the next.
+1,400 characters for the embedded model (6,000 for hosted ones): a small model reads a short
+passage far more completely than a whole article (measured on the seeds, see the README). The
+static instructions come first in the conversation so a local server's prompt cache reuses them
+from one window to the next.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def extract(
     usage = Usage()
     salvaged = False
     repaired = RepairLog()
+    tokens = _SourceTokens(progress.on_tokens)
     for window in reading.windows:
         prompt = render_user_prompt(window, source.published, reading.headline)
         messages = [
@@ -109,7 +111,7 @@ def extract(
                 context=context,
                 repair=repair,
                 max_tokens=MAX_REPLY_TOKENS,
-                on_tokens=progress.on_tokens,
+                on_tokens=tokens,
                 on_notice=progress.on_notice,
                 cancel=progress.cancel,
             )
@@ -128,6 +130,7 @@ def extract(
             if not any(same_event(event, seen) for seen in events):
                 events.append(event)
         repaired = repaired + log
+        tokens.window_done(usage)
     # Each window's reply was validated; together they may hold more events than one reply may.
     return Extraction(
         source_id=source.id,
@@ -141,6 +144,24 @@ def extract(
             e.summary: repaired.changed[e.summary] for e in events if e.summary in repaired.changed
         },
     )
+
+
+class _SourceTokens:
+    """The running token count of one source across its windows, for its progress bar: a
+    window's stream counts from where the earlier windows ended, so the bar never falls back."""
+
+    def __init__(self, on_tokens: Callable[[int], None] | None) -> None:
+        self.on_tokens = on_tokens
+        self.base = self.last = 0
+
+    def __call__(self, tokens: int) -> None:
+        self.last = max(self.last, self.base + tokens)
+        if self.on_tokens:
+            self.on_tokens(self.last)
+
+    def window_done(self, usage: Usage) -> None:
+        """Start the next window from the larger of the count shown and the usage reported."""
+        self.base = self.last = max(self.last, usage.completion_tokens)
 
 
 def same_event(a: EventDraft, b: EventDraft) -> bool:

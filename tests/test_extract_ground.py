@@ -23,6 +23,7 @@ from briefing import llm
 from briefing.config import LOCAL_WINDOW_CHARS, BriefSpec, Settings
 from briefing.errors import InvalidReply
 from briefing.extract import (
+    ExtractionProgress,
     RepairLog,
     complete_events_prefix,
     extract,
@@ -1057,3 +1058,19 @@ def test_citation_accepts_a_matching_span() -> None:
 def test_parse_partial_date(value: str, first: str, last: str) -> None:
     a, b = parse_partial_date(value)
     assert (a.isoformat(), b.isoformat()) == (first, last)
+
+
+def test_token_progress_of_a_source_adds_up_across_its_windows(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    # One bar per source: the count the bar is given must not fall back at the next window.
+    source = long_source(tmp_path, count=14)
+    settings = make_settings(fake_openai.base_url, window_chars=400)
+    assert len(prepare(source, 400).windows) >= 2
+    fake_openai.respond_with(
+        lambda body: Reply.json({"events": [window_event(shown_numbers(body)[0])]})
+    )
+    seen: list[int] = []
+    progress = ExtractionProgress(on_tokens=seen.append)
+    extract(llm.make_client(settings), settings, source, progress)
+    assert seen == sorted(seen) and len(set(seen)) > len(prepare(source, 400).windows)
