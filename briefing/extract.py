@@ -28,6 +28,7 @@ from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
 from .models import (
     ISO_DATE,
+    SUMMARY_MAX,
     Alignment,
     EventDraft,
     Extraction,
@@ -197,8 +198,9 @@ def repair_reply(
 
     Evidence that does not state the event's summary is moved to the window sentence that does,
     and an event no sentence supports is dropped (grounding would drop it anyway; a re-ask
-    would cost a whole reply). Dates are repaired (see :func:`_repair_date`) and placeholder
-    actors ("unknown") removed. Anything malformed is left as it is, for validation to report.
+    would cost a whole reply). Dates and status are repaired (see :func:`_repair_date`),
+    placeholder actors ("unknown") removed, and cut-off or Chinese-tailed summaries ended
+    cleanly (:func:`_tidy_text`). Anything malformed is left as it is, for validation to report.
     """
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         return data
@@ -215,6 +217,8 @@ def repair_reply(
         ):
             events.append(event)
             continue
+        event = _tidy_text(_clean_actors(event))
+        summary = event["summary"]
         found = align(summary, evidence, window)
         if found is None:
             unsupported += 1
@@ -225,7 +229,7 @@ def repair_reply(
             changed[summary] = "realigned" if found.moved else "completed"
         cited = " ".join(s.text for s in window if s.number in numbers)
         event = _repair_date({**event, "evidence": list(numbers)}, cited, published)
-        events.append(_clean_actors(event))
+        events.append(event)
     if log is not None:
         log.moved, log.unsupported, log.changed = moved, unsupported, changed
     return {**data, "events": events}
@@ -245,6 +249,39 @@ def _clean_actors(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# Qwen models sometimes slip into Chinese mid-sentence ("… in华盛顿"); the brief is in English.
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_DANGLING = re.compile(r"(?:\s+(?:and|or|in|of|the|a|an|to|with|by|for|at|on|from))+\s*$", re.I)
+
+
+def _tidy_text(event: dict[str, Any]) -> dict[str, Any]:
+    """A summary the server's length bound cut mid-word, or that slipped into Chinese, ends at
+    its last whole English word with "…"; actors and a location in Chinese are dropped."""
+    summary = event.get("summary")
+    if isinstance(summary, str):
+        cut = _CJK.search(summary)
+        if cut or len(summary) >= SUMMARY_MAX:
+            kept = summary[: cut.start()] if cut else summary.rsplit(" ", 1)[0]
+            kept = _DANGLING.sub("", kept.rstrip(" ,;:-–")).rstrip(" ,;:-–")
+            event = {**event, "summary": kept + "…" if len(kept) >= 10 else summary}
+    location = event.get("location")
+    if isinstance(location, str) and _CJK.search(location):
+        event = {**event, "location": None}
+    actors = event.get("actors")
+    if isinstance(actors, list) and all(isinstance(a, str) for a in actors):
+        kept_actors = [a for a in actors if not _CJK.search(a)]
+        event = {**event, "actors": kept_actors or actors}
+    return event
+
+
+# An occurred event whose own summary says it is still to come ("will meet") is planned.
+_FUTURE = re.compile(
+    r"\b(?:will|plans? to|planning to|is (?:set|expected|scheduled|due) to|are (?:set|expected|"
+    r"scheduled|due) to|to be held)\b",
+    re.IGNORECASE,
+)
+
+
 def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
     """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
     "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
@@ -260,9 +297,12 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
         # An earlier event the text gives no date for is not dated by the article's own date.
         if date == published and event.get("role") == "background":
             date = None if dates.date_basis(date, cited, published) == "publication" else date
-    # The model's own date decides the direction first ("occurred" on 9 December in a text of
-    # the 7th is planned); the weekday is then read in that direction.
+    # The model's own date and words decide the direction first ("occurred" on 9 December in
+    # a text of the 7th, or "will meet", is planned); the weekday is then read that way.
     if status == "occurred" and isinstance(date, str) and published and _after(date, published):
+        status = "planned"
+    summary = event.get("summary")
+    if status == "occurred" and isinstance(summary, str) and _FUTURE.search(summary):
         status = "planned"
     if status in ("occurred", "planned"):
         date = dates.weekday_date(cited, published, status) or date

@@ -48,6 +48,7 @@ ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 ISO_DATE_PATTERN = ISO_DATE.pattern
 # A window of about 1,200 characters rarely states more; the bound keeps a small model from looping.
 MAX_EVENTS_PER_WINDOW = 8
+SUMMARY_MAX = 160  # characters; the server's grammar cuts a longer summary off mid-word
 
 
 def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
@@ -127,7 +128,7 @@ class EventDraft(Record):
     """
 
     type: EventType
-    summary: str = Field(min_length=10, max_length=160, description="one neutral sentence")
+    summary: str = Field(min_length=10, max_length=SUMMARY_MAX, description="one neutral sentence")
     evidence: list[int] = Field(min_length=1, max_length=3, description="sentence numbers")
     actors: list[Short] = Field(
         min_length=1, max_length=4, description="full usual names, e.g. 'Yoon Suk Yeol'"

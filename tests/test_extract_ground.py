@@ -606,6 +606,45 @@ def test_repair_reply_drops_placeholder_actors_and_location(seed: Source) -> Non
     )
 
 
+NSA_MEETING = "The national security advisers of the three countries will meet in Seoul"
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        # Qwen slipping into Chinese: cut at the first Chinese character, dangling "in" dropped.
+        (NSA_MEETING + " to discuss North Korea and其他", NSA_MEETING + " to discuss North Korea…"),
+        (NSA_MEETING + " in华盛顿.", NSA_MEETING + "…"),
+        # Cut off by the server at the length bound, mid-word: ends at the last whole word.
+        (NSA_MEETING + " on Saturday to discuss North Korea's growing military threat and other"
+         " regional securit",
+         NSA_MEETING + " on Saturday to discuss North Korea's growing military threat and other"
+         " regional…"),
+        (NSA_MEETING + ".", NSA_MEETING + "."),  # a whole English sentence stays as it is
+    ],
+)  # fmt: skip
+def test_repair_reply_ends_broken_summaries_cleanly(
+    seed: Source, summary: str, expected: str
+) -> None:
+    event = draft(summary=summary, evidence=[15], actors=["South Korea", "朝鲜"], location="首尔")
+    [repaired] = repair_reply({"events": [event]}, seed.sentences[3:15])["events"]
+    assert repaired["summary"] == expected
+    assert repaired["actors"] == ["South Korea"] and repaired["location"] is None
+
+
+def test_an_occurred_event_whose_summary_says_will_is_planned(seed: Source) -> None:
+    # Seed 001 sentence 15, "On Friday and Saturday, ... will meet in Seoul", called occurred
+    # with no date: planned, and its Friday is the one after publication (Thursday the 7th).
+    event = draft(summary=NSA_MEETING + ".", evidence=[15], date=None, status="occurred")
+    [repaired] = repair_reply({"events": [event]}, seed.sentences[3:15], None, "2023-12-07")[
+        "events"
+    ]
+    assert (repaired["status"], repaired["date"]) == ("planned", "2023-12-08")
+    past = draft(summary="The advisers met in Seoul.", evidence=[15], date=None)
+    [kept] = repair_reply({"events": [past]}, seed.sentences[3:15], None, "2023-12-07")["events"]
+    assert (kept["status"], kept["date"]) == ("occurred", "2023-12-01")
+
+
 def test_same_event() -> None:
     a = EventDraft.model_validate(draft())
     assert same_event(a, EventDraft.model_validate(draft(summary="Other words, same sentence.")))
