@@ -47,7 +47,8 @@ from briefing.models import (
     Usage,
     parse_partial_date,
 )
-from briefing.sources import read_source, split_sentences
+from briefing.sentences import split_sentences
+from briefing.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 SEED_001 = SEEDS[1]

@@ -10,13 +10,13 @@ import pytest
 
 from briefing.errors import SourceError
 from briefing.models import Source
+from briefing.sentences import split_sentences
 from briefing.sources import (
     expand_paths,
     find_outlet,
     find_published,
     load_sources,
     read_source,
-    split_sentences,
 )
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))

@@ -1,0 +1,96 @@
+"""Sentence segmentation with exact offsets: every ``Sentence`` is a slice of the text.
+
+Scraped pages put bylines, teasers and "Also Read" on lines of their own without final
+punctuation, so a line break ends a sentence unless its paragraph is evidently hard-wrapped
+prose; within a passage, pysbd finds the sentence ends.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import pysbd
+
+from .models import Sentence
+
+BLANK_LINE = re.compile(r"\n\s*\n")
+SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+# A line starting like this is a list item, heading or quote: never a wrapped continuation.
+LINE_MARKER = re.compile(r"^(?:[-*+•>#|]|\d{1,3}[.)]\s)")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    # char_span=False: pysbd's spans re-search each sentence in the whole text and silently drop
+    # the ones they miss; _pieces locates sentences itself, left to right, and never loses text.
+    # One shared instance: segment() keeps state on it, so this is not for concurrent threads.
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Number the sentences of ``text``: blank-line blocks, then lines, then pysbd."""
+    nl = [i for i, c in enumerate(text) if c == "\n"]
+    spans = [span for unit in _units(text) for span in _pieces(text, *unit)]
+    return [
+        Sentence(number=n, start=a, end=b, line=bisect.bisect_left(nl, a) + 1, text=text[a:b])
+        for n, (a, b) in enumerate(spans, 1)
+    ]
+
+
+def _units(text: str) -> Iterator[tuple[int, int]]:
+    """Runs of lines that read as one passage: a line, or a whole hard-wrapped paragraph.
+
+    Scraped pages put bylines, teasers and "Also Read: ..." on lines of their own without final
+    punctuation, so a line break ends a unit unless its block is evidently wrapped prose.
+    """
+    pos = 0
+    for gap in [*BLANK_LINE.finditer(text), None]:
+        end = gap.start() if gap else len(text)
+        lines = [(pos + m.start(), pos + m.end()) for m in re.finditer(r"[^\n]+", text[pos:end])]
+        lines = [(a, b) for a, b in lines if text[a:b].strip()]
+        wrapped = _is_wrapped([text[a:b].rstrip() for a, b in lines])
+        unit_start = lines[0][0] if lines else pos
+        for (a, b), (c, d) in itertools.pairwise(lines):
+            if not (wrapped and _continues(text[a:b], text[c:d])):
+                yield unit_start, b
+                unit_start = c
+        if lines:
+            yield unit_start, lines[-1][1]
+        pos = gap.end() if gap else len(text)
+
+
+def _is_wrapped(lines: list[str]) -> bool:
+    """A hard-wrapped paragraph: all lines but the last near one width, the last ending a sentence.
+
+    A stack of headlines or a byline over a short lede fails the test: its lines are ragged.
+    """
+    width = max(map(len, lines), default=0)
+    full = all(len(line) >= width - 25 for line in lines[:-1])
+    return len(lines) > 1 and 50 <= width <= 100 and full and bool(SENTENCE_END.search(lines[-1]))
+
+
+def _continues(line: str, nxt: str) -> bool:
+    # A list item or a Markdown heading stays a line of its own even inside wrapped prose.
+    return not (line.lstrip().startswith("#") or LINE_MARKER.match(nxt.lstrip()))
+
+
+def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Sentence spans of ``text[start:end]``, trimmed of surrounding whitespace."""
+    unit = text[start:end].replace("\n", " ")  # same length: offsets carry over
+    cuts, cursor = [0], 0
+    for sent in map(str.strip, _segmenter().segment(unit)):
+        found = unit.find(sent, cursor) if sent else -1
+        if found >= cursor:  # a sentence pysbd altered is not found: it joins the one before
+            cuts.append(found)
+            cursor = found + len(sent)
+    for a, b in zip(cuts, [*cuts[1:], len(unit)], strict=False):
+        piece = unit[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece.rstrip())
+        if trail > lead:
+            yield start + a + lead, start + a + trail
