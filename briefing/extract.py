@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import dates, llm, resources
-from .align import align, complete
+from .align import align, complete, content_words
 from .config import Settings
 from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
@@ -44,6 +44,10 @@ USER_PROMPT = "extract_user.j2"
 REASK_PROMPT = "reask.j2"
 # Bounded output keeps a small model from looping; a full window of events fits within it.
 MAX_REPLY_TOKENS = 900
+# Two drafts from the same sentences under different types are one event when the shorter
+# summary's words are (nearly) all in the longer one: "will meet in Seoul" and "will meet in
+# Seoul to discuss …", but not "discussed X with partners" and "agreed on X with partners".
+SAME_SUMMARY = 0.9
 
 
 @dataclass(frozen=True)
@@ -166,10 +170,17 @@ class _SourceTokens:
 
 
 def same_event(a: EventDraft, b: EventDraft) -> bool:
-    """``a`` repeats ``b``: the same kind of event from sentences ``b`` already cites, or the
-    same summary."""
-    same_cite = a.type == b.type and set(a.evidence) <= set(b.evidence)
-    return same_cite or a.summary.casefold() == b.summary.casefold()
+    """``a`` repeats ``b``: it cites only sentences ``b`` cites, and is of the same type or
+    says the same in more or fewer words (a small model reports "will meet" as a meeting and
+    again as an agreement); or it has the same summary."""
+    if a.summary.casefold() == b.summary.casefold():
+        return True
+    if not set(a.evidence) <= set(b.evidence):
+        return False
+    words, others = content_words(a.summary), content_words(b.summary)
+    shorter = min(len(words), len(others))
+    contained = len(words & others) / shorter if shorter else 1.0
+    return a.type == b.type or contained >= SAME_SUMMARY
 
 
 @dataclass

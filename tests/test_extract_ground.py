@@ -652,6 +652,11 @@ def test_same_event() -> None:
     assert same_event(a, EventDraft.model_validate(draft(summary=a.summary.upper(), evidence=[6])))
     assert not same_event(a, EventDraft.model_validate(draft(type="AGREE", summary="Agreed.....")))
     assert not same_event(a, EventDraft.model_validate(draft(evidence=[6], summary="Held it all.")))
+    # The same sentences under another type: the same event when the summaries mostly agree.
+    again = draft(type="AGREE", summary=TALKS.rstrip(".") + " and agreed on next steps.")
+    assert same_event(EventDraft.model_validate(again), a)
+    other = draft(type="AGREE", summary="They agreed to block North Korean IT workers abroad.")
+    assert not same_event(EventDraft.model_validate(other), a)
 
 
 def test_salvage_keeps_each_valid_event() -> None:
