@@ -13,31 +13,27 @@ import datetime as dt
 import functools
 import json
 import math
-import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from . import dates, llm, resources
-from .align import align, complete, content_words
+from . import llm, resources
+from .align import content_words
 from .config import Settings
 from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
 from .models import (
-    ISO_DATE,
-    SUMMARY_MAX,
-    Alignment,
     EventDraft,
     Extraction,
     ExtractionReply,
     Sentence,
     Source,
     Usage,
-    parse_partial_date,
 )
+from .repair import RepairLog, repair_reply
 
 SYSTEM_PROMPT = "extract_system.j2"
 USER_PROMPT = "extract_user.j2"
@@ -181,150 +177,6 @@ def same_event(a: EventDraft, b: EventDraft) -> bool:
     shorter = min(len(words), len(others))
     contained = len(words & others) / shorter if shorter else 1.0
     return a.type == b.type or contained >= SAME_SUMMARY
-
-
-@dataclass
-class RepairLog:
-    """What :func:`repair_reply` changed in the last reply it saw (the one accepted, if any)."""
-
-    moved: int = 0
-    unsupported: int = 0
-    changed: dict[str, Alignment] = field(default_factory=dict)  # by summary
-
-    def __add__(self, other: RepairLog) -> RepairLog:
-        return RepairLog(
-            self.moved + other.moved,
-            self.unsupported + other.unsupported,
-            {**self.changed, **other.changed},
-        )
-
-
-def repair_reply(
-    data: Any,
-    window: Sequence[Sentence],
-    log: RepairLog | None = None,
-    published: str | None = None,
-) -> Any:
-    """Fix what needs no model, before validation.
-
-    Evidence that does not state the event's summary is moved to the window sentence that does,
-    and an event no sentence supports is dropped (grounding would drop it anyway; a re-ask
-    would cost a whole reply). Dates and status are repaired (see :func:`_repair_date`),
-    placeholder actors ("unknown") removed, and cut-off or Chinese-tailed summaries ended
-    cleanly (:func:`_tidy_text`). Anything malformed is left as it is, for validation to report.
-    """
-    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-        return data
-    moved = unsupported = 0
-    changed: dict[str, Alignment] = {}
-    events = []
-    for event in data["events"]:
-        evidence = event.get("evidence") if isinstance(event, dict) else None
-        summary = event.get("summary") if isinstance(event, dict) else None
-        if (
-            not isinstance(summary, str)
-            or not isinstance(evidence, list)
-            or not all(isinstance(n, int) for n in evidence)
-        ):
-            events.append(event)
-            continue
-        event = _tidy_text(_clean_actors(event))
-        summary = event["summary"]
-        found = align(summary, evidence, window)
-        if found is None:
-            unsupported += 1
-            continue
-        moved += found.moved
-        numbers = complete(summary, found.numbers, window)
-        if found.moved or numbers != found.numbers:
-            changed[summary] = "realigned" if found.moved else "completed"
-        cited = " ".join(s.text for s in window if s.number in numbers)
-        event = _repair_date({**event, "evidence": list(numbers)}, cited, published)
-        events.append(event)
-    if log is not None:
-        log.moved, log.unsupported, log.changed = moved, unsupported, changed
-    return {**data, "events": events}
-
-
-_PLACEHOLDER = re.compile(r"^(?:unknown|none|null|n/?a|not (?:stated|specified|given))$", re.I)
-
-
-def _clean_actors(event: dict[str, Any]) -> dict[str, Any]:
-    """Drop placeholder ("unknown") and repeated actors, and a placeholder location."""
-    actors, location = event.get("actors"), event.get("location")
-    if isinstance(location, str) and _PLACEHOLDER.match(location.strip()):
-        event = {**event, "location": None}
-    if isinstance(actors, list) and all(isinstance(a, str) for a in actors):
-        kept = list(dict.fromkeys(a.strip() for a in actors if not _PLACEHOLDER.match(a.strip())))
-        event = {**event, "actors": kept or actors}
-    return event
-
-
-# Qwen models sometimes slip into Chinese mid-sentence ("… in华盛顿"); the brief is in English.
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
-_DANGLING = re.compile(r"(?:\s+(?:and|or|in|of|the|a|an|to|with|by|for|at|on|from))+\s*$", re.I)
-
-
-def _tidy_text(event: dict[str, Any]) -> dict[str, Any]:
-    """A summary the server's length bound cut mid-word, or that slipped into Chinese, ends at
-    its last whole English word with "…"; actors and a location in Chinese are dropped."""
-    summary = event.get("summary")
-    if isinstance(summary, str):
-        cut = _CJK.search(summary)
-        if cut or len(summary) >= SUMMARY_MAX:
-            kept = summary[: cut.start()] if cut else summary.rsplit(" ", 1)[0]
-            kept = _DANGLING.sub("", kept.rstrip(" ,;:-–")).rstrip(" ,;:-–")
-            event = {**event, "summary": kept + "…" if len(kept) >= 10 else summary}
-    location = event.get("location")
-    if isinstance(location, str) and _CJK.search(location):
-        event = {**event, "location": None}
-    actors = event.get("actors")
-    if isinstance(actors, list) and all(isinstance(a, str) for a in actors):
-        kept_actors = [a for a in actors if not _CJK.search(a)]
-        event = {**event, "actors": kept_actors or actors}
-    return event
-
-
-# An occurred event whose own summary says it is still to come ("will meet") is planned.
-_FUTURE = re.compile(
-    r"\b(?:will|plans? to|planning to|is (?:set|expected|scheduled|due) to|are (?:set|expected|"
-    r"scheduled|due) to|to be held)\b",
-    re.IGNORECASE,
-)
-
-
-def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
-    """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
-    "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
-    background event undated rather than dated by the publication, call an event dated after
-    publication "planned" (it cannot have occurred yet), and resolve a weekday the cited text
-    names ("on Thursday") against the publication date."""
-    date, status = event.get("date"), event.get("status")
-    if isinstance(date, str) and not ISO_DATE.match(date):
-        prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
-        date = prefix.group(0) if prefix and ISO_DATE.match(prefix.group(0)) else None
-    if isinstance(date, str) and ISO_DATE.match(date):
-        date = dates.drop_padding(date, cited)
-        # An earlier event the text gives no date for is not dated by the article's own date.
-        if date == published and event.get("role") == "background":
-            date = None if dates.date_basis(date, cited, published) == "publication" else date
-    # The model's own date and words decide the direction first ("occurred" on 9 December in
-    # a text of the 7th, or "will meet", is planned); the weekday is then read that way.
-    if status == "occurred" and isinstance(date, str) and published and _after(date, published):
-        status = "planned"
-    summary = event.get("summary")
-    if status == "occurred" and isinstance(summary, str) and _FUTURE.search(summary):
-        status = "planned"
-    if status in ("occurred", "planned"):
-        date = dates.weekday_date(cited, published, status) or date
-    return {**event, "date": date, "status": status}
-
-
-def _after(date: str, published: str) -> bool:
-    try:
-        return parse_partial_date(date)[0] > dt.date.fromisoformat(published)
-    except ValueError:
-        return False  # validation will say what is wrong with it
 
 
 def salvage(

@@ -66,6 +66,15 @@ def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
     return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
 
 
+def starts_after(date: str, published: str) -> bool:
+    """Whether ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) begins after ``published``;
+    False when either does not parse (validation says what is wrong)."""
+    try:
+        return parse_partial_date(date)[0] > dt.date.fromisoformat(published)
+    except ValueError:
+        return False
+
+
 # --- sources ------------------------------------------------------------------------------------
 
 
@@ -170,7 +179,7 @@ class ExtractionReply(Record):
                 published
                 and event.date
                 and event.status == "occurred"
-                and parse_partial_date(event.date)[0] > dt.date.fromisoformat(published)
+                and starts_after(event.date, published)
             ):
                 problems.append(
                     f"events[{i}]: status 'occurred' but dated {event.date}, after the "
@@ -282,7 +291,7 @@ class Extraction(Record):
     usage: Usage
     # True when every attempt was invalid and the valid part of the last reply was kept.
     salvaged: bool = False
-    # Deterministic repairs before validation (see extract.repair_reply).
+    # Deterministic repairs before validation (see repair.repair_reply).
     realigned: int = 0
     unsupported: int = 0
     # Summaries of the events whose evidence the repair changed, and how.

@@ -24,12 +24,10 @@ from briefing.config import LOCAL_WINDOW_CHARS, BriefSpec, Settings
 from briefing.errors import InvalidReply
 from briefing.extract import (
     ExtractionProgress,
-    RepairLog,
     complete_events_prefix,
     extract,
     prepare,
     render_user_prompt,
-    repair_reply,
     salvage,
     same_event,
     sentence_windows,
@@ -47,6 +45,7 @@ from briefing.models import (
     Usage,
     parse_partial_date,
 )
+from briefing.repair import RepairLog, repair_reply
 from briefing.sentences import split_sentences
 from briefing.sources import read_source
 
