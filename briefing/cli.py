@@ -177,7 +177,9 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
         err_console.print(
             f"[green]Wrote[/] {escape(str(result.paths['brief']))}: "
             f"{len(result.brief.sources)} sources read, "
-            f"{len(result.failures)} not read, {len(result.events)} events, "
+            f"{len(result.failures)} not read, {len(result.events)} events in "
+            f"{len(result.brief.timeline)} timeline rows, "
+            f"{len(result.merged.disagreements)} disagreements, "
             f"{usage.requests} requests, {usage.prompt_tokens} tokens in "
             f"({usage.cached_tokens} reused) / {usage.completion_tokens} out, "
             f"{result.seconds:.0f}s"
@@ -208,6 +210,7 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
                 concurrency=min(settings.concurrency, settings.local.parallel),
                 # A small model seldom fixes on a second re-ask what it got wrong twice.
                 validation_attempts=min(settings.validation_attempts, 2),
+                context_tokens=settings.local.context_size,
                 extra_body={**settings.local.sampling, **settings.extra_body},
             )
             endpoint = pipeline.Endpoint(

@@ -1,25 +1,33 @@
-"""Composition: from event records to the brief's sections, every sentence a cited claim.
+"""Composition: from canonical events to the brief's sections, every sentence a cited claim.
 
-Key developments are written by a second structured request that sees only the event records
-(labelled E1, E2, …) and must cite labels; a point citing no known label is dropped. The
-timeline and the actors are derived from the records without the model.
+* **Timeline**: one row per canonical event that is not an outcome, dated, with how many sources
+  report it (and how many of them independently), its disputed fields, and what it discussed or
+  agreed beneath it. A row's citations cover every source that reports the event.
+* **Key developments**: a structured request that sees the canonical events (labelled E1, E2,
+  …, most corroborated first) and must cite labels. The events are ranked and cut to what fits
+  the model's context, so a corpus of any size gets its key points and no request is sent to
+  fail. Labels never reach the reader: a point's text is cleaned of them.
+* **Where sources disagree** and **Actors**: from the merge stage's ledger and actor records.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import llm, resources
 from .config import BriefSpec, Settings
 from .errors import LLMError
+from .merge import MergeResult
 from .models import (
     ActorEntry,
     Brief,
+    CanonicalEvent,
     Citation,
     Claim,
-    Event,
+    DisagreementEntry,
     KeyPointsReply,
     SourceEntry,
     SourceFailure,
@@ -30,39 +38,70 @@ from .models import (
 SYSTEM_PROMPT = "compose_system.j2"
 USER_PROMPT = "compose_user.j2"
 MAX_REPLY_TOKENS = 900
+CHARS_PER_TOKEN = 3.2  # English prose with names and dates, a little conservative
+PROMPT_MARGIN_TOKENS = 300  # chat template, scope line, rounding
+MAX_OUTCOMES_SHOWN = 3  # per event, in the key-developments prompt
+# "E3", "(E3)", "(E3, E7)", "as reported in E3": the model's handles, not words for a reader.
+_LABELS = re.compile(
+    r"\s*(?:,?\s*(?:as )?(?:reported|described|noted|stated|cited|seen) (?:in|by) )?"
+    r"\(?\b(?:E\d+)(?:\s*(?:,|and|&)\s*E\d+)*\b\)?"
+)
 
 
-def timeline_order(events: Sequence[Event]) -> list[Event]:
+def timeline_order(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
     """Events by date (undated last), main events before background ones on the same date."""
-    return sorted(events, key=lambda e: (e.date is None, e.date or "", e.role != "main"))
+    return sorted(events, key=lambda e: (e.date is None, e.date or "", e.role != "main", e.id))
+
+
+def ranked(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
+    """Events most worth a key point first: independent sources, sources, main role, outcomes,
+    then the latest."""
+    outcomes = _outcomes_of(events)
+    return sorted(
+        (e for e in events if e.parent_id is None),
+        key=lambda e: (
+            -e.independent_sources,
+            -len(e.source_ids),
+            e.role != "main",
+            -len(outcomes.get(e.id, ())),
+            -(int(e.date.replace("-", "").ljust(8, "0")) if e.date else 0),
+            e.id,
+        ),
+    )
 
 
 def key_developments(
     client: llm.Client,
     settings: Settings,
     spec: BriefSpec,
-    events: Sequence[Event],
+    events: Sequence[CanonicalEvent],
     on_notice: Callable[[str], None] | None = None,
-) -> tuple[tuple[Claim, ...], Usage]:
-    """Ask the model for 3–7 key points citing event labels; returns them as claims."""
-    ordered = timeline_order(events)
-    labels = {f"E{i}": e for i, e in enumerate(ordered, 1)}
+) -> tuple[tuple[Claim, ...], Usage, int]:
+    """Ask the model for 3–7 key points citing event labels; returns them as claims, the usage,
+    and how many events the request could show (the most corroborated, as many as fit)."""
+    outcomes = _outcomes_of(events)
     rows = [
         {
-            "label": label,
+            "label": f"E{i}",
             "date": e.date,
             "status": e.status,
-            "role": e.role,
-            "summary": e.summary,  # says who and where: actors would repeat it
+            "sources": len(e.source_ids),
+            "summary": e.summary,
+            "outcomes": [o.summary for o in outcomes.get(e.id, ())][:MAX_OUTCOMES_SHOWN],
         }
-        for label, e in labels.items()
+        for i, e in enumerate(ranked(events), 1)
     ]
+    system = resources.render("prompts", SYSTEM_PROMPT)
+    budget = settings.context_tokens - MAX_REPLY_TOKENS - PROMPT_MARGIN_TOKENS
+    budget -= _tokens(system) + _tokens(spec.title + spec.scope)
+    shown = fit_rows(rows, budget)
+    labels = {r["label"]: e for r, e in zip(shown, ranked(events), strict=False)}
     messages = [
-        {"role": "system", "content": resources.render("prompts", SYSTEM_PROMPT)},
+        {"role": "system", "content": system},
         {
             "role": "user",
             "content": resources.render(
-                "prompts", USER_PROMPT, title=spec.title, scope=spec.scope, events=rows
+                "prompts", USER_PROMPT, title=spec.title, scope=spec.scope, events=shown
             ),
         },
     ]
@@ -78,71 +117,156 @@ def key_developments(
     claims: list[Claim] = []
     for point in answer.value.points:
         cited = [labels[x.strip()] for x in dict.fromkeys(point.events) if x.strip() in labels]
-        if not cited:
+        text = without_labels(point.text)
+        if not cited or len(text) < 20:
             continue  # a point that cites no known event has nothing to stand on
-        claims.append(_claim("key_developments", point.text.strip(), cited))
-    return tuple(claims), answer.usage
+        claims.append(_claim("key_developments", text, _citations(cited), cited))
+    return tuple(claims), answer.usage, len(shown)
+
+
+def fit_rows(rows: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[str, Any]]:
+    """The first rows (already ranked) whose prompt lines fit ``budget_tokens``; at least one."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for row in rows:
+        cost = _tokens(" | ".join(str(v) for v in row.values())) + 2
+        if kept and used + cost > budget_tokens:
+            break
+        kept.append(row)
+        used += cost
+    return kept
+
+
+def without_labels(text: str) -> str:
+    """``text`` with the model's event labels ("E3", "(E3, E7)", "as reported in E3") removed."""
+    cleaned = _LABELS.sub("", text)
+    cleaned = re.sub(r"\s+([,.;:])", r"\1", cleaned)
+    return " ".join(cleaned.split())
 
 
 def compose(
     spec: BriefSpec,
-    events: Sequence[Event],
+    merged: MergeResult,
     sources: Sequence[SourceEntry],
     failures: Sequence[SourceFailure],
     key_points: Sequence[Claim],
     notes: Sequence[str] = (),
 ) -> Brief:
-    """Assemble the brief: key points as given, timeline and actors derived from the events."""
+    """Assemble the brief: key points as given; timeline, disagreements, actors from the merge."""
+    outcomes = _outcomes_of(merged.canonical)
     timeline = tuple(
         TimelineEntry(
+            event_id=e.id,
             date=e.date,
             status=e.status,
             role=e.role,
             type=e.type,
             actors=e.actors,
             location=e.location,
-            claim=_claim("timeline", e.summary, [e]),
+            sources=len(e.source_ids),
+            independent_sources=e.independent_sources,
+            disputed=e.disputed,
+            claim=_claim("timeline", e.summary, _citations([e]), [e]),
+            outcomes=tuple(
+                _claim("timeline", o.summary, _citations([o]), [o])
+                for o in timeline_order(outcomes.get(e.id, ()))
+            ),
         )
-        for e in timeline_order(events)
+        for e in timeline_order([e for e in merged.canonical if e.parent_id is None])
     )
+    by_id = {e.id: e for e in merged.canonical}
+    disagreements = tuple(
+        DisagreementEntry(
+            field=d.field,
+            subject=d.subject,
+            values=tuple(s.value for s in d.sides),
+            sides=tuple(
+                _claim(
+                    "disagreements",
+                    f"{_count(len(s.source_ids), 'source')} give{'s' * (len(s.source_ids) == 1)}"
+                    f" {s.value}.",
+                    s.citations,
+                    [by_id[d.event_id]] if d.event_id in by_id else [],
+                )
+                for s in d.sides
+            ),
+        )
+        for d in merged.disagreements
+    )
+    actors = []
+    for a in merged.actors:
+        acted_in = [by_id[i] for i in a.event_ids if i in by_id]
+        if not acted_in:
+            continue
+        text = f"{a.name} takes part in {_count(len(acted_in), 'event')}."
+        cites = [e.mentions[0].citations[0] for e in acted_in[:3]]
+        actors.append(
+            ActorEntry(
+                name=a.name,
+                kind=a.kind,
+                variants=a.variants,
+                claim=_claim("actors", text, cites, acted_in),
+            )
+        )
     return Brief(
         title=spec.title,
         scope=spec.scope,
         key_points=tuple(key_points),
         timeline=timeline,
-        actors=actor_entries(events),
+        actors=tuple(actors),
+        disagreements=disagreements,
         sources=tuple(sources),
         failures=tuple(failures),
         notes=tuple(notes),
     )
 
 
-def actor_entries(events: Sequence[Event]) -> tuple[ActorEntry, ...]:
-    """One entry per actor name (case ignored), with the events it takes part in."""
-    grouped: dict[str, list[tuple[Event, str]]] = defaultdict(list)
-    for e in events:
-        for name in dict.fromkeys(e.actors):
-            grouped[name.casefold()].append((e, name))
-    entries = []
-    for rows in grouped.values():
-        name = Counter(r[1] for r in rows).most_common(1)[0][0]
-        acted_in = list(dict.fromkeys(r[0] for r in rows))
-        text = f"{name} takes part in {len(acted_in)} event{'s' * (len(acted_in) > 1)}."
-        entries.append(
-            ActorEntry(name=name, claim=_claim("actors", text, acted_in, first_citation_only=True))
+def safe_key_developments(
+    client: llm.Client,
+    settings: Settings,
+    spec: BriefSpec,
+    events: Sequence[CanonicalEvent],
+    on_notice: Callable[[str], None] | None = None,
+) -> tuple[tuple[Claim, ...], Usage, list[str]]:
+    """Like :func:`key_developments`, but a failure becomes a note in the brief, not a crash."""
+    top = [e for e in events if e.parent_id is None]
+    if not top:
+        return (), Usage(), ["No events were extracted, so there are no key developments."]
+    try:
+        points, usage, shown = key_developments(client, settings, spec, events, on_notice)
+    except LLMError as exc:
+        return (), exc.usage or Usage(), [f"Key developments could not be written: {exc}"]
+    notes = [] if points else ["The model's key developments cited no known event; none are shown."]
+    if shown < len(top):
+        notes.append(
+            f"Key developments were written from the {shown} most corroborated of "
+            f"{len(top)} events (all that fit the model's context); the timeline has them all."
         )
-    entries.sort(key=lambda a: (-len(a.claim.event_ids), a.name))
-    return tuple(entries)
+    return points, usage, notes
+
+
+def _outcomes_of(events: Sequence[CanonicalEvent]) -> dict[str, list[CanonicalEvent]]:
+    found: dict[str, list[CanonicalEvent]] = {}
+    for e in events:
+        if e.parent_id:
+            found.setdefault(e.parent_id, []).append(e)
+    return found
+
+
+def _citations(events: Sequence[CanonicalEvent]) -> list[Citation]:
+    """Every citation of every mention: a merged event's claim cites every source reporting it."""
+    found: list[Citation] = []
+    for e in events:
+        for m in e.mentions:
+            for c in m.citations:
+                if c not in found:
+                    found.append(c)
+    return found
 
 
 def _claim(
-    section: str, text: str, events: Sequence[Event], *, first_citation_only: bool = False
+    section: str, text: str, citations: Sequence[Citation], events: Sequence[CanonicalEvent]
 ) -> Claim:
-    citations: list[Citation] = []
-    for e in events:
-        for c in e.citations[:1] if first_citation_only else e.citations:
-            if c not in citations:
-                citations.append(c)
     event_ids = tuple(e.id for e in events)
     digest = hashlib.sha256(f"{section}\n{text}\n{' '.join(event_ids)}".encode()).hexdigest()
     return Claim(
@@ -154,19 +278,9 @@ def _claim(
     )
 
 
-def safe_key_developments(
-    client: llm.Client,
-    settings: Settings,
-    spec: BriefSpec,
-    events: Sequence[Event],
-    on_notice: Callable[[str], None] | None = None,
-) -> tuple[tuple[Claim, ...], Usage, list[str]]:
-    """Like :func:`key_developments`, but a failure becomes a note in the brief, not a crash."""
-    if not events:
-        return (), Usage(), ["No events were extracted, so there are no key developments."]
-    try:
-        points, usage = key_developments(client, settings, spec, events, on_notice)
-    except LLMError as exc:
-        return (), exc.usage or Usage(), [f"Key developments could not be written: {exc}"]
-    notes = [] if points else ["The model's key developments cited no known event; none are shown."]
-    return points, usage, notes
+def _tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"

@@ -25,6 +25,8 @@ DEFAULT_HF_REPO = "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF"
 # A 1.5B model reports a short passage far more completely than a whole article (measured on the
 # seeds: main-event recall 0.56 with whole articles, see the README's table).
 LOCAL_WINDOW_CHARS = 1400
+# Pairs in doubt the embedded model is asked about per build (about 4 s each on 2 cores).
+LOCAL_MERGE_QUESTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class Settings:
     # Sources are read in windows of at most about this many characters of sentences. A hosted
     # model reads a whole article at once; the embedded one gets LOCAL_WINDOW_CHARS.
     window_chars: int = 6000
+    # The model's context window in tokens: key developments are cut to fit it, never sent to
+    # fail. The embedded server's is LocalSettings.context_size.
+    context_tokens: int = 32000
+    # Pairs of mentions in doubt that merging may ask the model about, per build
+    # (BRIEFING_MERGE_QUESTIONS); the rest are decided by their score.
+    merge_questions: int = 24
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
 
     @property
@@ -160,6 +168,12 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     window = env.get("BRIEFING_WINDOW_CHARS") or str(LOCAL_WINDOW_CHARS if use_local else 6000)
     if not re.fullmatch(r"[0-9]+", window) or int(window) < 200:
         raise ConfigError(f"BRIEFING_WINDOW_CHARS must be a number of at least 200, not {window!r}")
+    # Each question costs the embedded model a few seconds; a hosted one a fraction of a cent.
+    questions = env.get("BRIEFING_MERGE_QUESTIONS") or str(
+        LOCAL_MERGE_QUESTIONS if use_local else 24
+    )
+    if not re.fullmatch(r"[0-9]+", questions):
+        raise ConfigError(f"BRIEFING_MERGE_QUESTIONS must be a whole number, not {questions!r}")
     return Settings(
         brief=brief,
         api_key=api_key,
@@ -170,5 +184,6 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         concurrency=concurrency,
         request_timeout=float(flags.get("timeout") or env.get("BRIEFING_TIMEOUT") or 600),
         window_chars=int(window),
+        merge_questions=int(questions),
         cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
     )

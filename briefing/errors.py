@@ -46,3 +46,7 @@ class InvalidReply(LLMError):
 
 class LocalModelError(BriefingError):
     """The embedded model or its server cannot be found, assembled or started."""
+
+
+class EmbeddingError(BriefingError):
+    """The sentence-embedding model used for merging cannot be found, verified or run."""

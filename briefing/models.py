@@ -42,7 +42,9 @@ Role = Literal["main", "background"]
 # As in langextract, how an event's evidence was tied to the text (the quote is always exact):
 # the sentences the model cited ("as_cited"); others, because the cited ones did not state the
 # summary ("realigned"); or the cited ones plus sentences that state it as plainly ("completed").
-Alignment = Literal["as_cited", "realigned", "completed"]
+# "linked": not extracted by the model from this source; the merge stage found this sentence of it
+# reporting an event other sources report (see merge/linking.py).
+Alignment = Literal["as_cited", "realigned", "completed", "linked"]
 
 ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 ISO_DATE_PATTERN = ISO_DATE.pattern
@@ -227,6 +229,97 @@ class Event(Record):
     alignment: Alignment = "as_cited"
 
 
+# --- merging: one real-world event across sources -----------------------------------------------
+
+ActorKind = Literal["country", "organisation", "person", "other"]
+# How a variant relates to its actor's canonical name: the name itself, a listed alias ("DPRK",
+# "Seoul" as the government), a shorter form the corpus completes ("Yoon"), or a close
+# misspelling ("Kashida"): reported, never silently corrected.
+VariantKind = Literal["canonical", "alias", "short", "spelling"]
+# The fields on which the mentions of one event (or the sources naming one actor) can differ.
+DisputedField = Literal["date", "location", "participants", "name", "title", "number", "status"]
+
+
+class Variant(Record):
+    """One way the sources write an actor, as written, with where it is written."""
+
+    text: str
+    kind: VariantKind
+    source_ids: tuple[str, ...]
+    citations: tuple[Citation, ...]
+
+
+class Actor(Record):
+    """A canonical actor: one name for every way the sources write it."""
+
+    id: str = Field(description="content hash of the canonical name")
+    name: str
+    kind: ActorKind
+    variants: tuple[Variant, ...]
+    event_ids: tuple[str, ...] = Field(description="canonical events it takes part in")
+
+
+class Side(Record):
+    """One value of a disputed field, with the sources that give it and their words."""
+
+    value: str
+    source_ids: tuple[str, ...]
+    citations: tuple[Citation, ...] = Field(min_length=1)
+
+
+class Disagreement(Record):
+    """Sources differ on one field of one event (or of one actor); every side is kept."""
+
+    id: str
+    field: DisputedField
+    subject: str = Field(description="what the field belongs to, in words")
+    event_id: str | None = None
+    actor_id: str | None = None
+    # Most sources first; the minority is never dropped.
+    sides: tuple[Side, ...] = Field(min_length=2)
+
+
+class MergeDecision(Record):
+    """Why two mentions were (or were not) taken for the same event."""
+
+    a: str
+    b: str
+    same: bool
+    score: float
+    decided_by: Literal["signals", "model", "budget"]
+    reason: str
+
+
+class CanonicalEvent(Record):
+    """A real-world event with every mention of it (one source's record each)."""
+
+    id: str = Field(description="content hash of its mention ids")
+    type: EventType
+    summary: str
+    actors: tuple[str, ...] = Field(description="canonical actor names")
+    location: str | None
+    date: str | None
+    status: Status
+    role: Role
+    mentions: tuple[Event, ...] = Field(min_length=1)
+    source_ids: tuple[str, ...]
+    independent_sources: int = Field(ge=1)
+    # What a meeting discussed, agreed or expressed hangs under it: the id of that meeting.
+    parent_id: str | None = None
+    disputed: tuple[DisputedField, ...] = ()
+    reasons: tuple[str, ...] = Field((), description="why its mentions were taken as one")
+
+
+# --- what the model fills: same event? -----------------------------------------------------------
+
+
+class SameEventReply(Record):
+    """The model's verdict on a pair of mentions the signals left in doubt."""
+
+    same: bool
+    reason: str = Field(min_length=3, max_length=160)
+
+
 # --- what the model fills: key developments ------------------------------------------------------
 
 
@@ -250,7 +343,7 @@ class Claim(Record):
     """A factual sentence of the brief with the citations that support it."""
 
     id: str
-    section: Literal["key_developments", "timeline", "actors"]
+    section: Literal["key_developments", "timeline", "actors", "disagreements"]
     text: str
     event_ids: tuple[str, ...]
     citations: tuple[Citation, ...] = Field(min_length=1)
@@ -299,22 +392,40 @@ class Extraction(Record):
 
 
 class TimelineEntry(Record):
-    """One dated line of the timeline: an event and its cited summary."""
+    """One row of the timeline: a canonical event, its corroboration, what is disputed, and what
+    it produced (its outcomes) beneath it."""
 
+    event_id: str
     date: str | None
     status: Status
     role: Role
     type: EventType
     actors: tuple[str, ...]
     location: str | None
+    sources: int
+    independent_sources: int
+    disputed: tuple[DisputedField, ...]
     claim: Claim
+    outcomes: tuple[Claim, ...] = ()
 
 
 class ActorEntry(Record):
-    """An actor across the brief: its name and the events it takes part in."""
+    """A canonical actor across the brief: its name, kind, the ways sources write it, and the
+    events it takes part in."""
 
     name: str
+    kind: ActorKind
+    variants: tuple[Variant, ...]
     claim: Claim
+
+
+class DisagreementEntry(Record):
+    """A disagreement as the brief shows it: each side a cited claim, most sources first."""
+
+    field: DisputedField
+    subject: str
+    sides: tuple[Claim, ...] = Field(min_length=2)
+    values: tuple[str, ...]
 
 
 class SourceEntry(Record):
@@ -343,6 +454,7 @@ class Brief(Record):
     key_points: tuple[Claim, ...]
     timeline: tuple[TimelineEntry, ...]
     actors: tuple[ActorEntry, ...]
+    disagreements: tuple[DisagreementEntry, ...]
     sources: tuple[SourceEntry, ...]
     failures: tuple[SourceFailure, ...]
     notes: tuple[str, ...]
@@ -351,7 +463,8 @@ class Brief(Record):
         """Every cited sentence of the brief, in reading order."""
         return [
             *self.key_points,
-            *(t.claim for t in self.timeline),
+            *(c for t in self.timeline for c in (t.claim, *t.outcomes)),
+            *(side for d in self.disagreements for side in d.sides),
             *(a.claim for a in self.actors),
         ]
 

@@ -1,6 +1,6 @@
 """The build: every stage in order, as plain calls. The CLI adds only flags, progress and messages.
 
-sources → extract (in parallel) → ground → compose → render → check
+sources → extract (in parallel) → ground → merge → compose → render → check
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from threading import Event as Flag
 from urllib.parse import urlparse
 
-from . import __version__, check, compose, extract, ground, llm, resources, sources
+from . import __version__, check, compose, extract, ground, llm, merge, resources, sources
 from .config import Settings
 from .errors import AuthenticationFailed, BriefingError, LLMError, ServerUnreachable, SourceError
 from .models import (
@@ -65,6 +65,7 @@ class BuildResult:
     paths: dict[str, Path]
     brief: Brief
     events: tuple[Event, ...]
+    merged: merge.MergeResult
     failures: tuple[SourceFailure, ...]
     usage: Usage
     seconds: float
@@ -130,16 +131,22 @@ def build(
         events.extend(grounded.events)
         entries.append(_source_entry(source, citable[source.id], extraction, grounded))
 
+    progress.stage("merging events across sources")
+    t = time.monotonic()
+    merged = merge_stage(client, settings, events, [s for s in read if s.id in extractions],
+                         citable, progress)  # fmt: skip
+    timings["merge"] = time.monotonic() - t
+
     progress.stage("writing key developments")
     t = time.monotonic()
     key_points, compose_usage, notes = compose.safe_key_developments(
-        client, settings, settings.brief, events, progress.notice
+        client, settings, settings.brief, merged.canonical, progress.notice
     )
     timings["compose"] = time.monotonic() - t
-    brief = compose.compose(settings.brief, events, entries, failures, key_points, notes)
+    brief = compose.compose(settings.brief, merged, entries, failures, key_points, notes)
 
     usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
-    usage = sum(usage_by_source.values(), Usage()) + compose_usage
+    usage = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
     manifest = Manifest(
         briefing_version=__version__,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -150,25 +157,61 @@ def build(
         prompts=resources.file_hashes("prompts"),
         templates=resources.file_hashes("templates"),
         usage=usage,
-        usage_by_source={**usage_by_source, "(key developments)": compose_usage},
+        usage_by_source={
+            **usage_by_source,
+            "(merge)": merged.usage,
+            "(key developments)": compose_usage,
+        },
         timings={k: round(v, 3) for k, v in timings.items()},
         counts={
             "sources_read": len(entries),
             "sources_failed": len(failures),
             "events": len(events),
+            "linked_mentions": int(merged.stats.get("linked_mentions", 0)),
+            "canonical_events": len(merged.canonical),
+            "timeline_rows": len(brief.timeline),
+            "disagreements": len(merged.disagreements),
             "claims": len(brief.claims()),
         },
     )
     progress.stage("writing the brief")
-    out = write_outputs(settings.out_dir, brief, events, manifest)
+    out = write_outputs(settings.out_dir, brief, merged, manifest)
     check.assert_quotes_match(out["claims"])
     return BuildResult(
         paths=out,
         brief=brief,
         events=tuple(events),
+        merged=merged,
         failures=tuple(failures),
         usage=usage,
         seconds=time.monotonic() - started,
+    )
+
+
+def merge_stage(
+    client: llm.Client,
+    settings: Settings,
+    events: Sequence[Event],
+    read: Sequence[Source],
+    citable: dict[str, str],
+    progress: BuildProgress,
+) -> merge.MergeResult:
+    """Merge every source's events into canonical events; the model is asked about at most
+    ``settings.merge_questions`` pairs in doubt."""
+    embedder = merge.Embedder.load()
+    judge = (
+        merge.Judge(
+            client,
+            settings,
+            settings.merge_questions,
+            published={s.id: s.published for s in read},
+            on_notice=progress.notice,
+        )
+        if settings.merge_questions > 0
+        else None
+    )
+    return merge.merge_events(
+        events, read, embedder, judge, files=citable, on_notice=progress.notice
     )
 
 

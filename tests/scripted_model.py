@@ -55,6 +55,8 @@ def respond(body: dict[str, Any]) -> Reply:
     users = [m["content"] for m in body["messages"] if m["role"] == "user"]
     if system == resources.render("prompts", "extract_system.j2"):
         reply = extraction(next(u for u in reversed(users) if SENTENCE.search(u)))
+    elif system == resources.render("prompts", "merge_system.j2"):
+        reply = same_event(users[-1])
     elif system == resources.render("prompts", "compose_system.j2"):
         reply = key_points(next(u for u in reversed(users) if RECORD.search(u)))
     else:
@@ -134,3 +136,11 @@ def key_points(prompt: str) -> dict[str, Any]:
         for group in (labels[0:2], labels[2:3], labels[3:4]) if group
     ]  # fmt: skip
     return {"points": [*points, {"text": UNSUPPORTED_POINT, "events": [UNKNOWN_LABEL]}]}
+
+
+def same_event(prompt: str) -> dict[str, Any]:
+    """Two reports are one event when their quoted words share a place named after "in"/"at"."""
+    quotes = re.findall(r'^Words: "(.*)"$', prompt, re.M)
+    places = [set(re.findall(r"\b(?:in|at) ([A-Z][a-z]+(?: [A-Z][a-z]+)?)", q)) for q in quotes]
+    same = len(places) == 2 and bool(places[0] & places[1])
+    return {"same": same, "reason": "same place" if same else "no place in common"}

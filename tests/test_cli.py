@@ -89,11 +89,13 @@ def closed_port() -> int:
 def test_build_prints_a_summary_line_and_exits_0(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     fake_openai.respond_with(scripted_model.respond)
     out = tmp_path / "out"
-    result = invoke(["build", "--out", str(out)], env_for(fake_openai.base_url, tmp_path))
+    env = {**env_for(fake_openai.base_url, tmp_path), "BRIEFING_MERGE_QUESTIONS": "0"}
+    result = invoke(["build", "--out", str(out)], env)
     assert_clean_exit(result, 0)
     (summary,) = lines_with(result.stderr, "Wrote ")
     assert summary.startswith(f"Wrote {out / 'brief.md'}: 5 sources read, 0 not read, ")
-    assert " events, 6 requests, " in summary and "tokens in" in summary
+    assert " events in " in summary and " timeline rows, " in summary
+    assert " 6 requests, " in summary and "tokens in" in summary
     assert (out / "brief.md").is_file() and (out / "claims.json").is_file()
 
 
@@ -328,7 +330,9 @@ def test_bad_window_chars_exits_1_with_one_line_before_asking(
 def test_window_chars_reaches_the_build(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     # The embedded model's window size with a hosted server: the seeds take more requests.
     fake_openai.respond_with(scripted_model.respond)
-    env = env_for(fake_openai.base_url, tmp_path, BRIEFING_WINDOW_CHARS="1400")
+    env = env_for(
+        fake_openai.base_url, tmp_path, BRIEFING_WINDOW_CHARS="1400", BRIEFING_MERGE_QUESTIONS="0"
+    )
     result = invoke(["build", "--out", str(tmp_path / "out")], env)
     assert_clean_exit(result, 0)
     windows = [
@@ -338,4 +342,4 @@ def test_window_chars_reaches_the_build(fake_openai: FakeOpenAI, tmp_path: Path)
     # One request a window, and one for the key developments.
     assert len(fake_openai.requests) == sum(windows) + 1
     (summary,) = lines_with(result.stderr, "Wrote ")
-    assert f" events, {sum(windows) + 1} requests, " in summary
+    assert f" {sum(windows) + 1} requests, " in summary

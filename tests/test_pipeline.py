@@ -47,6 +47,8 @@ def settings_for(fake: FakeOpenAI, out: Path, **changes: Any) -> Settings:
     env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test"}
     settings = load_settings(env, {"out": out, "brief_file": Path("brief.toml")})
     assert not settings.use_local  # the embedded model must never start in these tests
+    # No merge questions unless a test asks for them: request counts stay those of extraction.
+    changes = {"merge_questions": 0, **changes}
     return dataclasses.replace(settings, retry_initial_wait=0.01, max_retry_wait=0.02, **changes)
 
 
@@ -59,10 +61,14 @@ def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def mentions(path: Path) -> list[dict[str, Any]]:
+    """Every per-source record in an ``events.json``: the mentions of its canonical events."""
+    return [m for e in load_json(path)["events"] for m in e["mentions"]]
+
+
 def all_citations(out: Path) -> list[dict[str, Any]]:
     claims = load_json(out / "claims.json")["claims"]
-    events = load_json(out / "events.json")["events"]
-    return [c for x in [*claims, *events] for c in x["citations"]]
+    return [c for x in [*claims, *mentions(out / "events.json")] for c in x["citations"]]
 
 
 class SeedsBuild(NamedTuple):
@@ -93,7 +99,10 @@ def test_seeds_build_writes_every_output(seeds_build: SeedsBuild) -> None:
         assert (out / name).is_file(), name
     assert seeds_build.result.failures == ()
     assert len(seeds_build.result.brief.sources) == 5
-    assert len(load_json(out / "events.json")["events"]) == len(seeds_build.result.events) > 0
+    # Every record of every source is a mention of one canonical event (linked ones besides).
+    records = [m for m in mentions(out / "events.json") if m["alignment"] != "linked"]
+    assert sorted(m["id"] for m in records) == sorted(e.id for e in seeds_build.result.events)
+    assert len(load_json(out / "events.json")["events"]) <= len(records)
     # One request per source (valid replies, no re-ask) and one for the key developments.
     assert seeds_build.result.usage.requests == len(seeds_build.requests) == 6
 
@@ -163,7 +172,7 @@ def test_no_event_cites_furniture_or_the_headline(seeds_build: SeedsBuild) -> No
         expected = furniture(source.sentences) - headline
         assert entries[source.id].furniture == tuple(sorted(expected)) and expected
         assert headline  # every seed repeats its headline
-    events = load_json(seeds_build.out / "events.json")["events"]
+    events = mentions(seeds_build.out / "events.json")
     for event in events:
         source = sources[event["source_id"]]
         hidden = set(entries[source.id].furniture)
@@ -184,7 +193,7 @@ def quotes_of(events: list[dict[str, Any]], seed_prefix: str) -> list[str]:
 
 
 def test_no_event_quotes_page_furniture_of_seeds_000_and_001(seeds_build: SeedsBuild) -> None:
-    events = load_json(seeds_build.out / "events.json")["events"]
+    events = mentions(seeds_build.out / "events.json")
     seed_000, seed_001 = quotes_of(events, "000_"), quotes_of(events, "001_")
     assert seed_000 and seed_001  # both seeds gave events
     for text in seed_001:
@@ -215,12 +224,19 @@ def test_manifest_records_inputs_model_hashes_and_work(seeds_build: SeedsBuild) 
     usage = manifest["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert usage["requests"] == 6
-    assert set(manifest["usage_by_source"]) == {*map(str, SEED_PATHS), "(key developments)"}
-    assert {"read", "extract", "compose"} <= set(manifest["timings"])
+    assert set(manifest["usage_by_source"]) == {
+        *map(str, SEED_PATHS),
+        "(merge)",
+        "(key developments)",
+    }
+    assert manifest["usage_by_source"]["(merge)"]["requests"] == 0  # no questions asked here
+    assert {"read", "extract", "merge", "compose"} <= set(manifest["timings"])
     assert all(v >= 0 for v in manifest["timings"].values())
     counts = manifest["counts"]
     assert counts["sources_read"] == 5 and counts["sources_failed"] == 0
-    assert counts["events"] == len(load_json(seeds_build.out / "events.json")["events"])
+    records = mentions(seeds_build.out / "events.json")
+    assert counts["events"] == len([m for m in records if m["alignment"] != "linked"])
+    assert counts["linked_mentions"] == len(records) - counts["events"]
     assert counts["claims"] == len(load_json(seeds_build.out / "claims.json")["claims"])
 
 
@@ -473,10 +489,10 @@ def test_brief_matches_golden(fake_openai: FakeOpenAI, tmp_path: Path, responder
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(brief, encoding="utf-8")
     assert brief == GOLDEN.read_text(encoding="utf-8")
-    events = load_json(result.paths["events"])["events"]
-    assert [e["source_id"] for e in events] == sorted(
-        (e["source_id"] for e in events), key=[s.id for s in result.brief.sources].index
-    )
+    # Each canonical event lists its mentions in reading order (file, then position).
+    for event in load_json(result.paths["events"])["events"]:
+        where = [(m["citations"][0]["file"], m["citations"][0]["start"]) for m in event["mentions"]]
+        assert where == sorted(where)
 
 
 def test_golden_notes_resolve_to_file_line_and_quote() -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import resources
-from ..models import Brief, Citation, Claim, Event, Manifest
+from ..merge import MergeResult
+from ..models import Brief, Citation, Claim, Manifest
 
 MARKDOWN_TEMPLATE = "brief.md.j2"
 
@@ -45,7 +45,20 @@ def markdown(brief: Brief) -> str:
         return {"text": claim.text, "refs": numbers.refs(claim)}
 
     key_points = [cited(c) for c in brief.key_points]
-    timeline = [{"entry": t, **cited(t.claim)} for t in brief.timeline]
+    timeline = [
+        {"entry": t, **cited(t.claim), "outcomes": [cited(o) for o in t.outcomes]}
+        for t in brief.timeline
+    ]
+    disagreements = [
+        {
+            "entry": d,
+            "sides": [
+                {**cited(side), "value": value, "quotes": _quotes(side)}
+                for side, value in zip(d.sides, d.values, strict=True)
+            ],
+        }
+        for d in brief.disagreements
+    ]
     actors = [{"entry": a, **cited(a.claim)} for a in brief.actors]
     notes = [
         {"n": i, "file": c.file, "line": c.line, "quote": " ".join(c.quote.split())}
@@ -57,13 +70,21 @@ def markdown(brief: Brief) -> str:
         brief=brief,
         key_points=key_points,
         timeline=timeline,
+        disagreements=disagreements,
         actors=actors,
         notes=notes,
     )
 
 
+def _quotes(claim: Claim) -> list[dict[str, Any]]:
+    """A side's quotes, one line each, with the file they are from."""
+    return [
+        {"file": Path(c.file).name, "quote": " ".join(c.quote.split())} for c in claim.citations
+    ]
+
+
 def write_outputs(
-    out_dir: Path, brief: Brief, events: Sequence[Event], manifest: Manifest
+    out_dir: Path, brief: Brief, merged: MergeResult, manifest: Manifest
 ) -> dict[str, Path]:
     """Write brief.md, events.json, claims.json and manifest.json; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +95,15 @@ def write_outputs(
         "manifest": out_dir / "manifest.json",
     }
     _write_atomic(paths["brief"], markdown(brief))
-    _write_json(paths["events"], {"events": [e.model_dump(mode="json") for e in events]})
+    _write_json(
+        paths["events"],
+        {
+            "events": [e.model_dump(mode="json") for e in merged.canonical],
+            "actors": [a.model_dump(mode="json") for a in merged.actors],
+            "disagreements": [d.model_dump(mode="json") for d in merged.disagreements],
+            "decisions": [d.model_dump(mode="json") for d in merged.decisions],
+        },
+    )
     _write_json(paths["claims"], {"claims": [c.model_dump(mode="json") for c in brief.claims()]})
     _write_json(paths["manifest"], manifest.model_dump(mode="json"))
     return paths

@@ -1,0 +1,219 @@
+"""Merging: one canonical event per real-world event, across every source of the brief.
+
+    per-source event records ("mentions")
+      ──actors────▶ one canonical name per actor, every variant kept        (actors.py)
+      ──blocking──▶ candidate pairs: shared actor or place, dates that can meet (blocking.py)
+      ──scoring───▶ same / different / in doubt, from meaning + dates, places, actors (scoring.py)
+      ──judge─────▶ the model's verdict on the pairs in doubt, a bounded number  (judge.py)
+      ──grouping──▶ groups joined strongest first, never across a "cannot be"   (grouping.py)
+      ──linking───▶ sentences of other sources that report a grouped event     (linking.py)
+      ──outcomes──▶ what a meeting discussed or agreed hangs under the meeting (outcomes.py)
+      ──records───▶ CanonicalEvents with corroboration and disagreements (canonical.py, …)
+
+Only this package loads the embedding model. Decisions are deterministic for the same inputs;
+each canonical event says which signals joined its mentions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..models import Actor, CanonicalEvent, Disagreement, Event, MergeDecision, Source, Usage
+from . import blocking, grouping, linking, outcomes, scoring
+from .actors import ActorNames, actor_records, resolve_actors
+from .canonical import build_canonical
+from .corroboration import Independence
+from .disagreements import event_disagreements
+from .embeddings import Embedder
+from .judge import Judge
+
+__all__ = ["Embedder", "Judge", "MergeResult", "merge_events"]
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """Canonical events (outcomes included, each pointing at its meeting), actors, the ledger
+    of disagreements, every pair decision, and what the stage did."""
+
+    canonical: tuple[CanonicalEvent, ...]
+    actors: tuple[Actor, ...]
+    disagreements: tuple[Disagreement, ...]
+    decisions: tuple[MergeDecision, ...]
+    mentions: tuple[Event, ...]  # the input records plus the linked ones
+    usage: Usage = field(default_factory=Usage)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def merge_events(
+    events: Sequence[Event],
+    sources: Sequence[Source],
+    embedder: Embedder,
+    judge: Judge | None = None,
+    files: dict[str, str] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> MergeResult:
+    """Group ``events`` (every source's records) into canonical events.
+
+    ``files``: each source's citable file (``pipeline.citable_files``), for the citations of
+    linked mentions. ``judge``, when given, decides pairs in doubt up to its budget.
+    """
+    started = time.monotonic()
+    stats: dict[str, float] = {"mentions": len(events)}
+    # One order whatever order the sources came in: the same records give the same groups.
+    events = sorted(events, key=lambda e: (e.citations[0].file, e.citations[0].start, e.id))
+    sources = sorted(sources, key=lambda s: s.id)
+    names = resolve_actors(events, sources)
+    vectors = embedder.embed([e.summary for e in events]) if events else np.zeros((0, 384))
+    stats["embed_seconds"] = round(time.monotonic() - started, 3)
+
+    facts = [_facts(e, names, sources) for e in events]
+    mentions = [
+        blocking.Mention(i, e.source_id, _strong_date(e), facts[i].actors, e.location)
+        for i, e in enumerate(events)
+    ]
+    pairs = blocking.candidate_pairs(mentions, vectors)
+    stats["candidate_pairs"] = len(pairs)
+    rarity = _rarity(facts)
+    scored = [
+        scoring.score_pair(a, b, facts[a], facts[b], float(vectors[a] @ vectors[b]), rarity)
+        for a, b in pairs
+    ]
+    decisions = _decide(scored, events, names, judge)
+    stats["pairs_in_doubt"] = sum(1 for s in scored if s.verdict == "doubt")
+    stats["model_verdicts"] = sum(1 for d in decisions.values() if d.decided_by == "model")
+
+    same = [(s.score, s.a, s.b) for s in scored if decisions[(s.a, s.b)].same]
+    # Every pair decided "different" keeps its two groups apart: "A is B" and "B is C" must
+    # not make A and C one event when A and C were judged two.
+    apart = [(s.a, s.b) for s in scored if not decisions[(s.a, s.b)].same]
+    groups = grouping.group(len(events), same, apart)
+
+    linked = linking.link_mentions(events, groups, sources, embedder, names, files or {})
+    if linked.events:
+        events = [*events, *linked.events]
+        groups = linked.groups
+        names = resolve_actors(events, sources)  # linked sentences may name actors anew
+    stats["linked_mentions"] = len(linked.events)
+
+    parents = outcomes.find_parents(events, groups)
+    independence = Independence(sources)
+    canonical = build_canonical(events, groups, parents, names, independence, decisions)
+    disagreements = (
+        *event_disagreements(canonical, names, sources),
+        *names.disagreements,
+    )
+    canonical = _mark_disputed(canonical, disagreements)
+    by_actor: dict[str, list[str]] = {}
+    for c in canonical:
+        for actor in c.actors:
+            by_actor.setdefault(actor, []).append(c.id)
+    actors = actor_records(names, by_actor)
+    stats["canonical_events"] = len(canonical)
+    stats["seconds"] = round(time.monotonic() - started, 3)
+    if on_notice and judge is not None and judge.asked:
+        on_notice(f"merge: asked the model about {judge.asked} pair(s) in doubt")
+    return MergeResult(
+        canonical=canonical,
+        actors=actors,
+        disagreements=tuple(disagreements),
+        decisions=tuple(decisions.values()),
+        mentions=tuple(events),
+        usage=judge.usage if judge is not None else Usage(),
+        stats=stats,
+    )
+
+
+def _rarity(facts: Sequence[scoring.PairFacts]) -> dict[str, float]:
+    """Per actor, log(N / mentions naming it) / log(N): 0 when every mention names it."""
+    counts: dict[str, int] = {}
+    for f in facts:
+        for actor in f.actors:
+            counts[actor] = counts.get(actor, 0) + 1
+    n = len(facts)
+    if n < 2:
+        return {a: 1.0 for a in counts}
+    return {a: float(np.log(n / c) / np.log(n)) for a, c in counts.items()}
+
+
+def _strong_date(event: Event) -> str | None:
+    """The date when the text supports it; the article's own date or the model's inference
+    says little about when an earlier event happened, so it never keeps two mentions apart."""
+    return event.date if event.date_basis in ("stated", "relative") else None
+
+
+def _facts(event: Event, names: ActorNames, sources: Sequence[Source]) -> scoring.PairFacts:
+    actors = names.of(event)
+    published = next((s.published for s in sources if s.id == event.source_id), None)
+    places = linking.named_places(event, names)
+    return scoring.PairFacts(
+        source_id=event.source_id,
+        type=event.type,
+        date=_strong_date(event),
+        place=event.location,
+        status=event.status,
+        actors=frozenset(actors),
+        persons=frozenset(a for a in actors if names.kinds.get(a) == "person"),
+        sentences=frozenset((c.file, c.start) for c in event.citations),
+        published=published,
+        places=places,
+        capitals=frozenset(p for p in places if linking.is_capital(p)),
+        meeting=outcomes.is_meeting(event),
+        weak_date=event.date,
+    )
+
+
+def _decide(
+    scored: Sequence[scoring.PairScore],
+    events: Sequence[Event],
+    names: ActorNames,
+    judge: Judge | None,
+) -> dict[tuple[int, int], MergeDecision]:
+    """A decision for every scored pair; the model for the pairs in doubt, nearest the middle
+    of the band first, while its budget lasts."""
+    middle = (scoring.SAME + scoring.DIFFERENT) / 2
+    decisions: dict[tuple[int, int], MergeDecision] = {}
+    doubtful = sorted(
+        (s for s in scored if s.verdict == "doubt"), key=lambda s: (abs(s.score - middle), s.a, s.b)
+    )
+    asked = {(s.a, s.b) for s in doubtful[: judge.budget]} if judge is not None else set()
+    for s in scored:
+        a, b = events[s.a], events[s.b]
+        key = (s.a, s.b)
+        if s.verdict != "doubt":
+            decisions[key] = MergeDecision(
+                a=a.id, b=b.id, same=s.verdict == "same", score=s.score,
+                decided_by="signals", reason=s.reason,
+            )  # fmt: skip
+            continue
+        if key in asked and judge is not None:
+            verdict = judge.verdict(a, b, (names.of(a), names.of(b)))
+            if verdict.same is not None:
+                decisions[key] = MergeDecision(
+                    a=a.id, b=b.id, same=verdict.same, score=s.score,
+                    decided_by="model", reason=f"{s.reason}; model: {verdict.reason}",
+                )  # fmt: skip
+                continue
+        decisions[key] = MergeDecision(
+            a=a.id, b=b.id, same=s.score >= middle, score=s.score, decided_by="budget",
+            reason=f"{s.reason}; in doubt, decided by the score",
+        )  # fmt: skip
+    return decisions
+
+
+def _mark_disputed(
+    canonical: Sequence[CanonicalEvent], disagreements: Sequence[Disagreement]
+) -> tuple[CanonicalEvent, ...]:
+    fields: dict[str, list[str]] = {}
+    for d in disagreements:
+        if d.event_id:
+            fields.setdefault(d.event_id, []).append(d.field)
+    return tuple(
+        c.model_copy(update={"disputed": tuple(dict.fromkeys(fields[c.id]))})
+        if c.id in fields
+        else c
+        for c in canonical
+    )

@@ -1,0 +1,693 @@
+"""One canonical name per actor, across every source of a brief.
+
+The model writes actors the way its article does: "US", "U.S.", "Washington", "President Joe
+Biden", "Biden", "Japanese PM Kishida", and now and then a name its article got wrong ("Japanese
+President Kashida"). Merging needs one name per actor; the brief must still show how each source
+wrote it. Resolution is lookups and rules, no model:
+
+* **Countries and organisations**: pycountry's names plus ``data/actors.toml`` (usual English
+  names, abbreviations, capitals standing for governments, organisations, demonyms).
+  "<country> government" is the country; a country's ministry stays its own organisation, under
+  one spelling ("Seoul's Foreign Ministry" -> "South Korea's Foreign Ministry").
+* **People**: titles and country adjectives come off the front ("Japanese PM Kishida" ->
+  "Kishida"); a short form is completed when the corpus names exactly one person it fits
+  ("Yoon" -> "Yoon Suk Yeol") and stays as written when it fits two ("Kim").
+* **Misspellings** of a known person's name are looked for in the cited sentences themselves (the
+  model may have written the right name for a sentence that spells it wrong). They are reported
+  as ``spelling`` variants with the citation where they are written, never silently corrected.
+* **Disagreements**: when sources spell a person's name differently, or put different titles
+  before it, every side is kept with its sources and quotes.
+
+Deterministic: the same events and sources give the same names, variants and disagreements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rapidfuzz import fuzz
+
+from ..errors import ConfigError
+from ..models import (
+    Actor,
+    ActorKind,
+    Citation,
+    Disagreement,
+    DisputedField,
+    Event,
+    Side,
+    Source,
+    Variant,
+    VariantKind,
+)
+from ..resources import resource_dir
+
+ALIAS_FILE = "actors.toml"
+MAX_CITATIONS = 3  # per variant or side: enough to check a claim, few enough to read
+SPELLING_RATIO = 85.0  # rapidfuzz ratio: "kashida" / "kishida" is 85.7
+SPELLING_MIN = 5  # shorter words ("Kim"/"Kimm", "Pak"/"Park") are too alike to call misspelt
+MAX_NAME_PARTS = 4
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "‐": "-", "‑": "-"})  # one character for one
+_WORD = re.compile(r"[^\W\d_][\w'.-]*")
+_SMALL = frozenset(["of", "for", "the", "and", "on", "in", "to", "at"])
+
+
+# --- the alias file -----------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Entry(_Strict):
+    kind: ActorKind
+    aliases: list[str] = Field(default_factory=list)
+
+
+class _Words(_Strict):
+    ambiguous_demonyms: list[str]
+    government: list[str]
+    organisation: list[str]
+    country_bodies: list[str]
+    name_particles: list[str]
+    not_names: list[str]
+
+
+class _Titles(_Strict):
+    titles: list[str] = Field(min_length=1)
+    honorifics: list[str] = Field(default_factory=list)
+    synonyms: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasFile(_Strict):
+    """The shape of ``data/actors.toml``."""
+
+    usual_names: dict[str, str]
+    actors: dict[str, _Entry]
+    demonyms: dict[str, str]
+    words: _Words
+    titles: _Titles
+    bodies: dict[str, str] = Field(default_factory=dict)
+
+
+def _clean(text: str) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).split())
+    return re.sub(r"^the\s+", "", text, flags=re.I)
+
+
+def _keys(text: str) -> list[str]:
+    """Lookup keys: "U. S." and "US" share one; abbreviations of <= 3 letters only in capitals."""
+    parts = _clean(text).replace(".", " ").split()
+    compact = "".join(parts)
+    capitals = compact.isalpha() and compact.isupper()
+    abbreviation = capitals and (len(parts) == 1 or all(len(p) == 1 for p in parts))
+    keys = ["=" + compact] if abbreviation else []
+    return [*keys, " ".join(parts).casefold()] if not abbreviation or len(compact) > 3 else keys
+
+
+def _part(token: str) -> str:
+    return token.casefold().strip(".")
+
+
+def _fold_title(title: str) -> str:
+    return " ".join(title.casefold().replace(".", "").replace("-", " ").split())
+
+
+def _title_case(text: str) -> str:
+    words = text.split()
+    return " ".join(
+        w[:1].upper() + w[1:] if w.islower() and (i == 0 or w not in _SMALL) else w
+        for i, w in enumerate(words)
+    )
+
+
+def _possessive(text: str) -> str:
+    return re.sub(r"'s?$", "", text)
+
+
+class Aliases:
+    """The alias file and pycountry's names, ready for lookups."""
+
+    def __init__(self, spec: AliasFile, path: Path) -> None:
+        self.names: dict[str, tuple[str, ActorKind]] = {}  # lookup key -> canonical, kind
+        for canonical, entry in spec.actors.items():
+            for alias in (canonical, *entry.aliases):
+                for key in _keys(alias):
+                    if self.names.setdefault(key, (canonical, entry.kind))[0] != canonical:
+                        raise ConfigError(f"{path}: {alias!r} is listed under two actors")
+        countries = {c.name: c for c in pycountry.countries}
+        if unknown := sorted(set(spec.usual_names) - set(countries)):
+            raise ConfigError(f"{path}: usual_names not in pycountry: {', '.join(unknown)}")
+        for c in countries.values():
+            usual = spec.usual_names.get(c.name) or getattr(c, "common_name", None) or c.name
+            for written in (usual, c.name, getattr(c, "official_name", None) or usual):
+                for key in _keys(written):
+                    self.names.setdefault(key, (usual, "country"))  # the file wins
+        self.demonyms = {d.casefold(): country for d, country in spec.demonyms.items()}
+        if bad := sorted(c for c in self.demonyms.values() if self.country(c) != c):
+            raise ConfigError(f"{path}: demonyms of unknown countries: {', '.join(bad)}")
+        words = spec.words
+        self.demonyms |= {d.casefold(): "" for d in words.ambiguous_demonyms}  # "": ambiguous
+        self.government = frozenset(w.casefold() for w in words.government)
+        self.organisation = frozenset(w.casefold() for w in words.organisation)
+        self.bodies = frozenset(w.casefold() for w in words.country_bodies)
+        self.particles = frozenset(words.name_particles)
+        # Words that make a string no person's name: "Japanese", "Ministry", "The".
+        self.not_names = frozenset(self.demonyms) | self.organisation
+        self.not_names |= {w.casefold() for w in words.not_names}
+        self.body_synonyms = {k.casefold(): v for k, v in spec.bodies.items()}
+        self.title_synonyms = {
+            _fold_title(k): _fold_title(v) for k, v in spec.titles.synonyms.items()
+        }
+        self.honorifics = frozenset(_fold_title(h) for h in spec.titles.honorifics)
+        titles = sorted({*spec.titles.titles, *spec.titles.honorifics}, key=lambda t: (-len(t), t))
+        escaped = (re.escape(t).replace(r"\.", r"\.?") for t in titles)
+        pattern = "|".join(e.replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]+") for e in escaped)
+        self.title_start = re.compile(rf"(?:{pattern})(?=\s)", re.I)
+        self.title_end = re.compile(rf"(?<![\w.])(?:{pattern})\s+$", re.I)
+        # Every word of a name, title or keyword above: never a person's name, never misspelt.
+        texts = [*spec.actors, *spec.demonyms, *words.ambiguous_demonyms, *words.government]
+        texts += [*(a for e in spec.actors.values() for a in e.aliases), *words.organisation]
+        texts += [n for n, _ in self.names.values()]
+        # Short abbreviations stay out: "UN" must not make the "Un" of "Kim Jong Un" a common
+        # word. A title that is one ("PM") counts, as do the words that are never names.
+        found = [w for t in texts for w in re.findall(r"[^\W\d_][\w'-]*", t)]
+        found = [
+            w
+            for w in found + [w for t in titles for w in t.split()]
+            if not w.isupper() or len(w) > 3
+        ]
+        self.words = frozenset(map(_part, [*found, *titles, *words.not_names]))
+
+    def lookup(self, text: str) -> tuple[str, ActorKind] | None:
+        """The canonical name and kind ``text`` is an alias of, if any."""
+        return next((self.names[k] for k in _keys(text) if k in self.names), None)
+
+    def country(self, text: str) -> str | None:
+        """The country ``text`` names (an alias or a demonym), if any."""
+        hit = self.lookup(text)
+        if hit and hit[1] == "country":
+            return hit[0]
+        return self.demonyms.get(_clean(text).casefold()) or None
+
+    def country_prefix(self, tokens: Sequence[str]) -> tuple[int, str | None]:
+        """How many leading tokens name a country, possessive allowed, and which (None: unsure)."""
+        for n in range(min(MAX_NAME_PARTS, len(tokens)), 0, -1):
+            words = _possessive(" ".join(tokens[:n]))
+            if (found := self.country(words)) or words.casefold() in self.demonyms:
+                return n, found
+        return 0, None
+
+    def title_key(self, title: str) -> str:
+        """A title as compared across sources: "PM" == "Prime Minister"."""
+        return self.title_synonyms.get(_fold_title(title), _fold_title(title))
+
+    def formal(self, title: str | None) -> str | None:
+        """``title`` if it is one to compare: capitalised, not "Mr." ("leader Kim" is a role)."""
+        ok = title and title[0].isupper() and _fold_title(title) not in self.honorifics
+        return title if ok else None
+
+    def title_before(self, text: str, end: int) -> str | None:
+        """The title written right before ``text[end:]``, if any ("Prime Minister")."""
+        m = self.title_end.search(text[max(0, end - 80) : end])  # titles are shorter than that
+        return " ".join(m.group().split()) if m else None
+
+    def strip_titles(self, text: str) -> tuple[str | None, str]:
+        """("PM", "Fumio Kishida") for "Japanese PM Fumio Kishida"; (None, text) without a title."""
+        title, rest = None, text
+        while True:
+            before, rest = rest, re.sub(r"^the\s+", "", rest, flags=re.I)
+            tokens = rest.split()
+            n, _ = self.country_prefix(tokens)
+            if n and self.title_start.match(" ".join(tokens[n:])):
+                rest = " ".join(tokens[n:])
+            if m := self.title_start.match(rest):
+                title, rest = m.group(), rest[m.end() :].lstrip()
+                if of := re.match(r"(?:of|for)\s+(?:the\s+)?", rest, re.I):  # "Envoy for the DPRK"
+                    n, _ = self.country_prefix(tail := rest[of.end() :].split())
+                    rest = " ".join(tail[n:]) if n else rest
+            if rest == before:
+                return title, rest
+
+    def person_like(self, name: str, least: int) -> bool:
+        """Whether ``name`` reads as a person's name of ``least`` to 4 capitalised parts."""
+        parts = [t for t in name.split() if t not in self.particles]
+        return (
+            least <= len(parts) <= MAX_NAME_PARTS
+            and self.lookup(name) is None
+            and all(t[0].isupper() and all(c.isalpha() or c in "'.-" for c in t) for t in parts)
+            and not any(_part(t) in self.not_names for t in parts)
+        )
+
+    def government_of(self, text: str) -> str | None:
+        """The country of "Japanese government", "the government of Japan", "the Japanese"."""
+        words = "|".join(map(re.escape, sorted(self.government)))
+        if m := re.fullmatch(rf"(?:{words})\s+(?:of|in)\s+(?:the\s+)?(.+)", text, re.I):
+            return self.country(m[1])
+        tokens = text.split()
+        if len(tokens) >= 2 and tokens[-1].casefold() in self.government:
+            return self.country(_possessive(" ".join(tokens[:-1])))
+        low = text.casefold()  # "the Japanese", "the Russians"
+        return self.demonyms.get(low) or self.demonyms.get(low.removesuffix("s")) or None
+
+    def body_name(self, text: str) -> str:
+        """One spelling for an organisation; a country's own bodies as "<Country>'s <Body>"."""
+        country, body, tokens = None, text, text.split()
+        if (m := re.fullmatch(r"(.+?)'s?\s+(.+)", text)) and self.country(m[1]):
+            country, body = self.country(m[1]), m[2]
+        elif (n := self.country_prefix(tokens))[1] and n[0] < len(tokens):
+            country, body = n[1], " ".join(tokens[n[0] :])
+        elif (m := re.fullmatch(r"(.+)\s+of\s+(?:the\s+)?(.+)", text, re.I)) and self.country(m[2]):
+            country, body = self.country(m[2]), m[1]
+        body = self.body_synonyms.get(body.casefold(), _title_case(body))
+        if country and body.split()[-1].casefold() in self.bodies:
+            mark = "'" if country.endswith("s") else "'s"
+            return f"{country}{mark} {body}"
+        return _title_case(text)
+
+
+def load_aliases(path: Path | None = None) -> Aliases:
+    """Read and check the alias file (``data/actors.toml`` by default); ConfigError if malformed."""
+    return _load(path or resource_dir("data") / ALIAS_FILE)
+
+
+@cache
+def _load(path: Path) -> Aliases:
+    try:
+        spec = AliasFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise ConfigError(f"{path} is malformed: {where}") from exc
+    return Aliases(spec, path)
+
+
+# --- people -------------------------------------------------------------------------------------
+
+Key = tuple[str, ...]  # a person's name parts, casefolded, particles left out
+
+
+class _Token(NamedTuple):
+    part: str  # casefolded, without the possessive and a final dot
+    start: int
+    end: int  # where the name as written ends (possessive and final dot excluded)
+
+
+class _Seen(NamedTuple):
+    """One place a person's name is written: as written, the title before it, the citation."""
+
+    full: Key
+    written: str
+    kind: VariantKind
+    title: str | None
+    citation: Citation
+
+
+def _name_key(name: str, al: Aliases) -> Key:
+    return tuple(_part(t) for t in name.split() if t not in al.particles)
+
+
+def _runs(text: str) -> list[list[_Token]]:
+    """Runs of capitalised words with only spaces between them; a possessive ends its run."""
+    text = text.translate(_QUOTES)  # one character for one: offsets stay those of the quote
+    runs: list[list[_Token]] = [[]]
+    gap, ended = 0, True
+    for m in _WORD.finditer(text):
+        word = _possessive(m.group()).rstrip(".")
+        capital = word[:1].isupper()
+        if ended or not capital or not text[gap : m.start()].isspace():
+            runs.append([])
+        if capital:
+            runs[-1].append(_Token(_part(word), m.start(), m.start() + len(word)))
+        # A possessive ends a name, and so does a full stop after a word ("Kishida. Biden");
+        # not one after an initial or an abbreviation ("J. Smith", "U.S.").
+        stop = m.group().endswith(".") and any(c.islower() for c in word)
+        gap, ended = m.end(), stop or m.group().endswith(("'s", "'"))
+    return [run for run in runs if run]
+
+
+class _People:
+    """The people the corpus names in full, and which of them a shorter or misspelt form is."""
+
+    def __init__(self, full: Mapping[Key, str], blockers: Iterable[Key], known: Iterable[str]):
+        self.full = dict(full)  # name key -> canonical name
+        self.parts = frozenset(p for key in full for p in key)
+        self.blockers = [frozenset(b) for b in blockers]
+        self.known = frozenset(known) | self.parts
+
+    def complete(self, key: Key) -> Key | None:
+        """The one full name holding every part of ``key``, unless another named person could."""
+        fits = [f for f in self.full if set(key) <= set(f)]
+        if len(fits) != 1:
+            return None
+        # "Kim" stays as written when the text also names a Kim the actors do not list.
+        named, wanted = set(fits[0]), set(key)
+        if any(wanted <= b and not (b <= named or named <= b) for b in self.blockers):
+            return None
+        return fits[0]
+
+    def misspelt(self, part: str) -> str | None:
+        """The one name part ``part`` misspells, when ``part`` is no word of the corpus itself."""
+        if len(part) < SPELLING_MIN or part in self.known:
+            return None
+        hits = {p for p in self.parts if _close(part, p)}
+        return next(iter(hits)) if len(hits) == 1 else None
+
+    def match(self, key: Key) -> tuple[Key, VariantKind] | None:
+        """The full name ``key`` stands for, and how: the name itself, a short form, a spelling."""
+        if full := self.complete(key):
+            same = set(key) == set(full)
+            return full, "canonical" if key == full else "alias" if same else "short"
+        fixed = tuple(p if p in self.parts else self.misspelt(p) or "" for p in key)
+        full = None if "" in fixed or fixed == key else self.complete(fixed)
+        return (full, "spelling") if full else None
+
+
+def _close(a: str, b: str) -> bool:
+    """A close misspelling: 5+ letters each, the same first letter, rapidfuzz ratio >= 85."""
+    long = min(len(a), len(b)) >= SPELLING_MIN and a != b and a[0] == b[0]
+    return long and fuzz.ratio(a, b) >= SPELLING_RATIO
+
+
+def _candidates(
+    cited: Sequence[Citation], al: Aliases, dictionary: frozenset[str], keep: frozenset[str]
+) -> list[tuple[Key, str, bool, str]]:
+    """Names of 2-4 parts in the cited text: (key, as written, after a title?, source id)."""
+    out, skip = [], al.words | dictionary
+    for c in cited:
+        for run in _runs(c.quote):
+            segment: list[_Token] = []
+            for tok in [*run, None]:
+                word = c.quote[tok.start : tok.end] if tok else ""
+                nameish = word.replace("-", "").replace("'", "").isalpha() and not al.lookup(word)
+                if tok and nameish and (tok.part in keep or tok.part not in skip):
+                    segment.append(tok)
+                    continue
+                if 2 <= len(segment) <= MAX_NAME_PARTS:
+                    written = c.quote[segment[0].start : segment[-1].end]
+                    titled = al.title_before(c.quote, segment[0].start) is not None
+                    out.append((tuple(t.part for t in segment), written, titled, c.source_id))
+                segment = []
+    return out
+
+
+def _people(
+    persons: Sequence[tuple[str, str]],
+    candidates: Sequence[tuple[Key, str, bool, str]],
+    al: Aliases,
+    dictionary: frozenset[str],
+) -> _People:
+    """Full names from the actors and from titled names in the cited text, one per person."""
+    forms: dict[Key, Counter[str]] = defaultdict(Counter)
+    sources: dict[Key, set[str]] = defaultdict(set)
+    for name, source_id in persons:
+        forms[_name_key(name, al)][name] += 1
+        sources[_name_key(name, al)].add(source_id)
+    for key, written, titled, source_id in candidates:
+        if titled:  # "President Yoon Suk Yeol" is a person; "Camp David" may be a place
+            forms[key][written] += 1
+        sources[key].add(source_id)
+    by_parts: dict[frozenset[str], Key] = {}
+    for key in sorted(forms, key=lambda k: (-len(sources[k]), k)):
+        by_parts.setdefault(frozenset(key), key)  # "Kishida Fumio" is "Fumio Kishida"
+    full: list[Key] = []
+    for key in by_parts.values():
+        # A longer name holds this one (a short form), or one with a single part misspelt is
+        # better attested ("Fumio Kashida" beside "Fumio Kishida"): not a person of its own.
+        longer = any(set(key) < set(o) for o in by_parts.values())
+        if not longer and not any(
+            len(key) == len(o)
+            and sum(map(_close, key, o)) == 1
+            and sum(map(str.__ne__, key, o)) == 1
+            for o in full
+        ):
+            full.append(key)
+    names = {k: min(forms[k].items(), key=lambda kv: (-kv[1], kv[0]))[0] for k in full}
+    known = al.words | dictionary
+    unblocked = _People(names, (), known)
+    blockers = [k for k, *_ in candidates if unblocked.match(k) is None]
+    return _People(names, blockers, known | {p for k in blockers for p in k})
+
+
+def _seen_in(c: Citation, people: _People, al: Aliases) -> list[_Seen]:
+    """Every known person named in a cited sentence, as written there, with the title before."""
+    seen: list[_Seen] = []
+    for run in _runs(c.quote):
+        i = 0
+        while i < len(run):
+            title = al.title_before(c.quote, run[i].start)
+            for j in range(min(len(run), i + MAX_NAME_PARTS), i, -1):
+                hit = people.match(tuple(t.part for t in run[i:j]))
+                # A misspelling stands where a name stands: alone, after a title or a country
+                # word, and not before an unknown name ("Helmut Schmitt" is not "Schmidt").
+                framed = i == 0 or run[i - 1].part in al.words or title is not None
+                framed = framed and (j == len(run) or run[j].part in people.known)
+                if hit and (hit[1] != "spelling" or framed):
+                    name = c.quote[run[i].start : run[j - 1].end]
+                    seen.append(_Seen(hit[0], name, hit[1], al.formal(title), c))
+                    i = j - 1
+                    break
+            i += 1
+    return seen
+
+
+# --- resolving a corpus -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActorNames:
+    """How every actor string of a corpus maps to one canonical actor."""
+
+    canonical: Mapping[str, str]  # each raw actor string exactly as in Event.actors -> name
+    kinds: Mapping[str, ActorKind]  # canonical name -> kind
+    variants: Mapping[str, tuple[Variant, ...]]  # canonical name -> how sources write it
+    disagreements: tuple[Disagreement, ...]  # name and title differences across sources
+
+    def of(self, event: Event) -> tuple[str, ...]:
+        """The event's canonical actor names, de-duplicated, in the event's order."""
+        return tuple(dict.fromkeys(self.canonical.get(a, a) for a in event.actors))
+
+
+class _Parse(NamedTuple):
+    name: str
+    kind: ActorKind
+    variant: VariantKind
+    title: str | None
+
+
+def _parse(raw: str, al: Aliases) -> _Parse:
+    """What one actor string is, before the rest of the corpus is looked at."""
+    text = _clean(raw)
+    # Names kept as written keep a capitalised "The" ("The Hague"); "the Ministry" loses it.
+    plain = " ".join(unicodedata.normalize("NFKC", raw).translate(_QUOTES).split())
+    plain = re.sub(r"^the\s+", "", plain)
+
+    def parsed(name: str, kind: ActorKind, title: str | None = None) -> _Parse:
+        return _Parse(name, kind, "canonical" if raw == name else "alias", title)
+
+    if hit := al.lookup(text):
+        return parsed(*hit)
+    if country := al.government_of(text):
+        return parsed(country, "country")
+    title, name = al.strip_titles(text)
+    if title and not al.person_like(name, 1):
+        # "Assistant Secretary of State for East Asian and Pacific Affairs Daniel Kritenbrink"
+        name = " ".join(name.split()[-2:])
+    if title and al.person_like(name, 1):
+        return parsed(name, "person", title)
+    if any(_part(w) in al.organisation for w in re.findall(r"[^\W\d_]+", text)):
+        return parsed(al.body_name(plain), "organisation")
+    return parsed(plain, "person" if al.person_like(plain, 2) else "other")
+
+
+def actor_id(name: str) -> str:
+    """A content hash of the canonical name: the same actor always has the same id."""
+    return "ac_" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def resolve_actors(
+    events: Sequence[Event], sources: Sequence[Source], *, aliases: Aliases | None = None
+) -> ActorNames:
+    """One canonical name, kind and set of variants for every actor string of ``events``."""
+    al = aliases or load_aliases()
+    rank = {s.id: i for i, s in enumerate(sources)}
+    text = " ".join(s.text for s in sources).translate(_QUOTES)
+    dictionary = frozenset(re.findall(r"\b[a-z][a-z'-]*", text))  # words written in lower case
+    by_raw: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        for raw in dict.fromkeys(event.actors):
+            by_raw[raw].append(event)
+    parsed = {raw: _parse(raw, al) for raw in sorted(by_raw)}
+    cited = _pick((c for e in events for c in e.citations), rank, limit=None)
+    persons = [
+        (p.name, e.source_id)
+        for raw, p in parsed.items()
+        for e in by_raw[raw]
+        if p.kind == "person" and len(_name_key(p.name, al)) >= 2
+    ]
+    keep = frozenset(part for name, _ in persons for part in _name_key(name, al))
+    people = _people(persons, _candidates(cited, al, dictionary, keep), al, dictionary)
+
+    canonical: dict[str, str] = {}
+    kinds: dict[str, ActorKind] = {}
+    found: dict[tuple[str, str], tuple[VariantKind, list[Citation]]] = {}
+    spelt: list[_Seen] = []  # misspelt actor strings, for the disagreements
+    for raw, (name, kind, how, title) in parsed.items():
+        if kind in ("person", "other") and al.person_like(name, 1):
+            key = _name_key(name, al)
+            if hit := people.match(key):
+                name, kind = people.full[hit[0]], "person"
+                how = hit[1] if hit[1] != "canonical" or raw == name else "alias"
+                if how == "spelling":
+                    spelt += [
+                        _Seen(hit[0], parsed[raw].name, how, al.formal(title), e.citations[0])
+                        for e in by_raw[raw]
+                    ]
+            elif any(set(key) <= set(f) for f in people.full):
+                kind = "person"  # an ambiguous short form ("Kim") is still a person
+        canonical[raw] = name
+        if kinds.get(name, "other") == "other":
+            kinds[name] = kind
+        found[name, raw] = (how, [e.citations[0] for e in by_raw[raw]])
+
+    # How the cited sentences write the people the actors name, and what they disagree on.
+    written = [s for c in cited for s in _seen_in(c, people, al)]
+    written = [s for s in written if kinds.get(people.full[s.full]) == "person"]
+    for s in written:
+        name = people.full[s.full]
+        how = "alias" if s.kind == "canonical" and s.written != name else s.kind
+        found.setdefault((name, s.written), (how, []))[1].append(s.citation)
+    variants: dict[str, list[Variant]] = defaultdict(list)
+    for (name, as_written), (how, citations) in found.items():
+        source_ids = _ordered((c.source_id for c in citations), rank)
+        variants[name].append(
+            Variant(
+                text=as_written, kind=how, source_ids=source_ids, citations=_pick(citations, rank)
+            )
+        )
+    observed: dict[Key, list[_Seen]] = defaultdict(list)
+    for s in written:
+        observed[s.full].append(s)
+    places = {(s.full, s.citation.source_id, s.citation.start) for s in written}
+    for s in spelt:  # a misspelt actor string, unless its sentence already shows the spelling
+        if (s.full, s.citation.source_id, s.citation.start) not in places:
+            observed[s.full].append(s)
+    disagreements = [
+        d
+        for full, group in observed.items()
+        for d in _disagreements(people.full[full], group, al, rank)
+    ]
+    order = {"canonical": 0, "alias": 1, "short": 1, "spelling": 1}
+    return ActorNames(
+        canonical=canonical,
+        kinds=dict(sorted(kinds.items())),
+        variants={
+            name: tuple(sorted(vs, key=lambda v: (order[v.kind], -len(v.source_ids), v.text)))
+            for name, vs in sorted(variants.items())
+        },
+        disagreements=tuple(sorted(disagreements, key=lambda d: (d.subject, d.field))),
+    )
+
+
+def _ordered(source_ids: Iterable[str], rank: Mapping[str, int]) -> tuple[str, ...]:
+    return tuple(sorted(set(source_ids), key=lambda s: (rank.get(s, len(rank)), s)))
+
+
+def _pick(
+    citations: Iterable[Citation], rank: Mapping[str, int], limit: int | None = MAX_CITATIONS
+) -> tuple[Citation, ...]:
+    """Distinct citations in source order; with a limit, one per source before a second one."""
+    unique = sorted(
+        {(c.source_id, c.file, c.start, c.end): c for c in citations}.values(),
+        key=lambda c: (rank.get(c.source_id, len(rank)), c.source_id, c.start, c.end, c.file),
+    )
+    first = [c for i, c in enumerate(unique) if i == 0 or unique[i - 1].source_id != c.source_id]
+    chosen = (first + [c for c in unique if c not in first])[:limit]
+    return tuple(c for c in unique if c in chosen)
+
+
+def _disagreements(
+    name: str, seen: Sequence[_Seen], al: Aliases, rank: Mapping[str, int]
+) -> list[Disagreement]:
+    """A person's name spelt differently, or given different titles, across sources."""
+    keys = {al.title_key(s.title) for s in seen if s.title}
+    # "Secretary" is short for "Secretary of State" when that is the only longer title.
+    wider = {k: [o for o in keys if set(k.split()) < set(o.split())] for k in keys}
+    group = {k: w[0] if len(w) == 1 else k for k, w in wider.items()}
+    by_title: dict[str, list[_Seen]] = defaultdict(list)
+    by_name: dict[str, list[_Seen]] = defaultdict(list)
+    for s in seen:
+        if s.title:
+            by_title[group[al.title_key(s.title)]].append(s)
+        by_name[s.written.casefold() if s.kind == "spelling" else ""].append(s)
+
+    def titled(groups: Mapping[str, list[_Seen]]) -> set[frozenset[_Seen]]:
+        return {frozenset(s for s in g if s.title) for g in groups.values()} - {frozenset()}
+
+    # A source that differs in both name and title makes one entry, whose sides carry both.
+    both = len(by_name) > 1 and len(by_title) > 1 and titled(by_name) == titled(by_title)
+    out = []
+    if len(by_name) > 1:
+        subject = f"{name}'s name and title" if both else f"{name}'s name"
+        out.append(_disagreement("name", name, subject, by_name.values(), both, rank))
+    if len(by_title) > 1 and not both:
+        out.append(_disagreement("title", name, f"{name}'s title", by_title.values(), True, rank))
+    return out
+
+
+def _disagreement(
+    field: DisputedField,
+    name: str,
+    subject: str,
+    groups: Iterable[Sequence[_Seen]],
+    with_title: bool,
+    rank: Mapping[str, int],
+) -> Disagreement:
+    sides = []
+    for g in groups:
+        forms = Counter(f"{s.title} {s.written}" for s in g if s.title and with_title)
+        forms = forms or Counter(s.written for s in g)
+        value = min(forms.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
+        sources = _ordered((s.citation.source_id for s in g), rank)
+        sides.append(
+            Side(value=value, source_ids=sources, citations=_pick((s.citation for s in g), rank))
+        )
+    sides.sort(key=lambda side: (-len(side.source_ids), side.value))
+    payload = json.dumps([field, actor_id(name), sorted(side.value for side in sides)])
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return Disagreement(
+        id="dg_" + digest, field=field, subject=subject, actor_id=actor_id(name), sides=tuple(sides)
+    )
+
+
+def actor_records(
+    names: ActorNames, events_by_actor: Mapping[str, Sequence[str]]
+) -> tuple[Actor, ...]:
+    """Actor records, given canonical name -> canonical event ids; most events first, then name."""
+    actors = [
+        Actor(
+            id=actor_id(name),
+            name=name,
+            kind=names.kinds.get(name, "other"),
+            variants=names.variants.get(name, ()),
+            event_ids=tuple(events_by_actor.get(name, ())),
+        )
+        for name in sorted(set(names.kinds) | set(events_by_actor))
+    ]
+    return tuple(sorted(actors, key=lambda a: (-len(a.event_ids), a.name)))

@@ -1,0 +1,251 @@
+"""Linking: sentences of other sources that report an event the model found elsewhere.
+
+GDELT keeps one event with all its mentions. A small model reading one window of one article
+reports what the window is about and often skips what it mentions in passing ("US President Joe
+Biden was the host of the first standalone trilateral summit … at Camp David in August"), so the
+Camp David summit, told by four sources, would be cited from one. After grouping, each group is
+looked for in the sentences of the sources that do not report it yet:
+
+* the sentence must name one of the group's *anchors*: the place where it happened ("Camp
+  David", "Tokyo": the location of its mentions and the places their words put it "in" or
+  "at"); people are no anchor, leaders are named in every story about them;
+* its date, when it writes one ("in December 2023"), must be compatible with the group's;
+* its meaning must be close to one of the group's mentions (cosine plus the anchor's weight at
+  least ``LINK_SCORE``), and closer than to any event that already cites it.
+
+A linked sentence becomes a mention of its own (``alignment="linked"``): its source's words, its
+citation, the date it writes. It counts for corroboration and the ledger like any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import dates
+from ..furniture import furniture, headline_sentences
+from ..ground import cite
+from ..models import SUMMARY_MAX, Event, Source
+from .actors import ActorNames, load_aliases
+from .embeddings import Embedder
+from .signals import dates_compatible, fold, place_head
+
+LINK_SCORE = 0.72
+W_PLACE = 0.20
+W_PERSON = 0.12
+MIN_WORDS = 6
+MAX_LINKS_PER_SOURCE = 2
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_PLACE_IN_TEXT = re.compile(r"\b(?:in|at)\s+(?:the\s+)?((?:[A-Z][\w’'-]+\s?){1,3})")
+_NOT_PLACES = frozenset(fold(w) for w in [*_MONTHS, "Monday", "Tuesday", "Wednesday",
+    "Thursday", "Friday", "Saturday", "Sunday", "The", "This", "That", "Addition"])  # fmt: skip
+_PLANNED = re.compile(r"\b(will|plans? to|planned|to be held|next (week|month|year)|is to)\b", re.I)
+_MONTH_YEAR = re.compile(rf"\b({'|'.join(_MONTHS)})(?:\s+\d{{1,2}},?)?\s+(\d{{4}})\b")
+_IN_MONTH = re.compile(rf"\b(?:in|since|last)\s+({'|'.join(_MONTHS)})\b")
+_YEAR = re.compile(r"\b(?:in|since)\s+((?:19|20)\d\d)\b")
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The new mentions and the groups with them added (indices continue after the events)."""
+
+    events: tuple[Event, ...]
+    groups: list[list[int]]
+
+
+def link_mentions(
+    events: Sequence[Event],
+    groups: Sequence[Sequence[int]],
+    sources: Sequence[Source],
+    embedder: Embedder,
+    names: ActorNames,
+    files: Mapping[str, str],
+) -> Linked:
+    """Find, for every group, the sentences of other sources that report it (module docstring).
+
+    ``files``: each source's citable file (see ``pipeline.citable_files``); sources not in it
+    are cited at their own path.
+    """
+    candidates = _candidate_sentences(sources)
+    if not candidates or not groups:
+        return Linked((), [list(g) for g in groups])
+    sentence_vectors = embedder.embed([text for _, _, text in candidates])
+    row_of = {(sid, n): r for r, (sid, n, _) in enumerate(candidates)}
+    summary_vectors = embedder.embed([e.summary for e in events])
+    cited_by: dict[tuple[str, int], list[int]] = defaultdict(list)
+    by_id = {s.id: s for s in sources}
+    for i, e in enumerate(events):
+        for n in _sentence_numbers(e, by_id[e.source_id]):
+            cited_by[(e.source_id, n)].append(i)
+
+    best: dict[tuple[str, int], tuple[float, int]] = {}  # sentence → (score, group)
+    for g, members in enumerate(groups):
+        anchors_place, anchors_person = _anchors([events[i] for i in members], names)
+        if not anchors_place and not anchors_person:
+            continue
+        reported_by = {events[i].source_id for i in members}
+        strong = [events[i].date for i in members if events[i].date_basis in ("stated", "relative")]
+        rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
+        mine = (
+            np.vstack([summary_vectors[members], sentence_vectors[rows]])
+            if rows
+            else (summary_vectors[members])
+        )
+        for r, (sid, n, text) in enumerate(candidates):
+            if sid in reported_by:
+                continue
+            folded = f" {fold(text)} "
+            weight = W_PLACE * any(f" {a} " in folded for a in anchors_place)
+            weight += W_PERSON * any(f" {a} " in folded for a in anchors_person)
+            if not weight:
+                continue
+            written = date_written(text, by_id[sid].published)
+            if written and any(not dates_compatible(written, d) for d in strong):
+                continue
+            cosine = float(np.max(mine @ sentence_vectors[r]))
+            score = cosine + weight
+            if score < LINK_SCORE:
+                continue
+            own = [float(summary_vectors[i] @ sentence_vectors[r]) for i in cited_by[(sid, n)]]
+            if own and max(own) >= cosine:
+                continue  # better told by the event that already cites it
+            if (sid, n) not in best or score > best[(sid, n)][0]:
+                best[(sid, n)] = (score, g)
+
+    per_group_source: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
+    for (sid, n), (score, g) in best.items():
+        per_group_source[(g, sid)].append((score, n))
+    new_groups = [list(g) for g in groups]
+    linked: list[Event] = []
+    for (g, sid), found in sorted(per_group_source.items()):
+        for _, n in sorted(found, key=lambda t: (-t[0], t[1]))[:MAX_LINKS_PER_SOURCE]:
+            lead = events[groups[g][0]]
+            source = by_id[sid]
+            event = _linked_event(source, n, files.get(sid, source.path), lead, names)
+            new_groups[g].append(len(events) + len(linked))
+            linked.append(event)
+    return Linked(tuple(linked), new_groups)
+
+
+def date_written(text: str, published: str | None) -> str | None:
+    """The date a sentence writes: "December 2023" → 2023-12, "in August" → the last August
+    up to the publication date, "in 2022" → 2022; None when it writes none."""
+    m = _MONTH_YEAR.search(text)
+    if m:
+        return f"{m.group(2)}-{_MONTHS.index(m.group(1)) + 1:02d}"
+    m = _IN_MONTH.search(text)
+    if m and published:
+        month = _MONTHS.index(m.group(1)) + 1
+        year = int(published[:4]) - (month > int(published[5:7]))
+        return f"{year:04d}-{month:02d}"
+    m = _YEAR.search(text)
+    return m.group(1) if m else None
+
+
+def _candidate_sentences(sources: Sequence[Source]) -> list[tuple[str, int, str]]:
+    """(source id, number, text) of every sentence a model could have been shown and cited."""
+    rows = []
+    for source in sources:
+        hidden = furniture(source.sentences) | headline_sentences(source.sentences, source.title)
+        for s in source.sentences:
+            if s.number not in hidden and len(s.text.split()) >= MIN_WORDS:
+                rows.append((source.id, s.number, " ".join(s.text.split())))
+    return rows
+
+
+def _sentence_numbers(event: Event, source: Source) -> list[int]:
+    starts = {c.start for c in event.citations}
+    return [s.number for s in source.sentences if s.start in starts]
+
+
+def _rows(
+    event: Event, by_id: Mapping[str, Source], row_of: Mapping[tuple[str, int], int]
+) -> list[int]:
+    numbers = _sentence_numbers(event, by_id[event.source_id])
+    return [row_of[(event.source_id, n)] for n in numbers if (event.source_id, n) in row_of]
+
+
+def named_places(event: Event, names: ActorNames) -> frozenset[str]:
+    """The named places (folded) an event's summary puts it at or in, countries left out: "at
+    the Camp David presidential retreat in Washington" → "camp david", "washington". The summary
+    says what the event is; a cited sentence may say more (the model cites a sentence too many)."""
+    aliases = load_aliases()
+    places: set[str] = set()
+    for text in (event.summary, *(c.quote for c in event.citations if event.alignment == "linked")):
+        for found in _PLACE_IN_TEXT.findall(text):
+            words = [w for w in fold(found).split() if w not in _NOT_PLACES]
+            if not words or fold(found).split()[0] in _NOT_PLACES:
+                continue
+            place = " ".join(words[:2])
+            hit = aliases.lookup(place)
+            # "Japan" is a country, "Tokyo" a place (though it also stands for the government).
+            country = hit is not None and hit[0] == place.title()
+            if not country and names.kinds.get(found.strip()) != "country":
+                places.add(place)
+    return frozenset(places)
+
+
+def is_capital(place: str) -> bool:
+    """Whether a (folded) place is a capital that also stands for its government ("seoul"):
+    it pins an event down less than a venue does ("camp david")."""
+    hit = load_aliases().lookup(place)
+    return hit is not None and hit[1] == "country"
+
+
+def _anchors(mentions: Sequence[Event], names: ActorNames) -> tuple[set[str], set[str]]:
+    """Places (folded) and person-name parts that pin the group's event down."""
+    places: set[str] = set()
+    for m in mentions:
+        places |= named_places(m, names)
+        if m.location and place_head(m.location):
+            places.add(fold(m.location.split(",")[0]))  # where its own source says it was
+    # People are no anchor: leaders are named in every story about them, whatever it reports.
+    return places, set()
+
+
+def _linked_event(source: Source, number: int, file: str, lead: Event, names: ActorNames) -> Event:
+    citation = cite(source, number, file)
+    text = " ".join(citation.quote.split())
+    summary = text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rsplit(" ", 1)[0] + "…"
+    folded = f" {fold(text)} "
+    actors = tuple(
+        v.text
+        for actor in names.of(lead)
+        for v in names.variants.get(actor, ())[:1]
+        if any(f" {fold(x.text)} " in folded for x in names.variants.get(actor, ()))
+    )
+    written = date_written(text, source.published)
+    digest = hashlib.sha256(f"linked\n{source.id}\n{number}\n{lead.id}".encode()).hexdigest()
+    return Event(
+        id="ev_" + digest[:12],
+        source_id=source.id,
+        type=lead.type,
+        summary=summary,
+        actors=actors or tuple(names.of(lead)),
+        location=None,
+        date=written,
+        date_basis=dates.date_basis(written, text, source.published) if written else "none",
+        status="planned" if _PLANNED.search(text) else "occurred",
+        role="background",
+        citations=(citation,),
+        alignment="linked",
+    )

@@ -1,0 +1,188 @@
+"""Pair scoring: are two mentions one real-world event?
+
+The score starts from the cosine of the two summaries' sentence embeddings (meaning, not
+spelling) and adds what the records say outright: dates at their precision, places, the
+canonical actors both name, the event type, and whether a plan could have come true. Cosine alone
+does not separate the hard cases (a paraphrase of the Camp David summit scores about 0.5, as does
+an unrelated meeting of the same three countries), the other signals do most of the work.
+
+A pair scoring at least ``SAME`` is one event, below ``DIFFERENT`` two; in between it is in doubt
+and may go to the model (``judge.py``), a bounded number of times per build. Some pairs can never
+be one event whatever they score (``hard``): two plans for different places, dates more than a few
+days apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from .signals import dates_compatible, days_apart, places_compatible, precision
+
+SAME = 0.86
+DIFFERENT = 0.72
+# Every weight is a share of the cosine's 0–1 scale. Two sentences on the same story score
+# 0.55–0.70 on their own (measured on the seeds), so agreement must come from the records.
+W_ACTORS = 0.15  # times the overlap of canonical actors, each weighted by how rare it is
+W_PERSON = 0.04  # each person both name (up to two): people pin an event down more than countries
+W_DATE_SAME = 0.08  # same day, or one date inside the other ("2023-08" and "2023-08-18")
+W_DATE_NEAR = -0.10  # one to three days apart: one event told two ways, or two events
+W_PLACE_SAME = 0.08
+W_PLACE_OTHER = -0.30
+W_TYPE_OTHER = -0.04
+W_REPEAT = 0.10  # same source, a cited sentence in common: the model reported it twice
+W_LATE_PLAN = -0.15  # planned in a source published after the other says it happened
+W_DENIED = -0.20  # one says it happened, the other that it was denied: keep them apart
+W_NAMED_PLACE = 0.25
+W_NAMED_CAPITAL = 0.15  # a capital ("Seoul") is also where a government sits: a weaker pin
+# Two sources' statements with no day, place or person in common ("the three countries seek
+# closer ties") are not one event however alike they sound.
+W_NOTHING_CONCRETE = (
+    -0.12
+)  # both texts put it at one named place that is not a country ("Camp David")
+W_ONE_MEETING = 0.20  # one source, two meetings that can be on one day: an article's one meeting
+
+Verdict = Literal["same", "different", "doubt"]
+
+
+@dataclass(frozen=True)
+class PairFacts:
+    """What scoring reads of one mention."""
+
+    source_id: str
+    type: str
+    date: str | None
+    place: str | None
+    status: str
+    actors: frozenset[str]
+    persons: frozenset[str]
+    sentences: frozenset[tuple[str, int]]  # (file, start) of each citation
+    published: str | None
+    places: frozenset[str] = frozenset()  # named places its words put it at or in (folded)
+    capitals: frozenset[str] = frozenset()  # those of its places that are capitals
+    meeting: bool = False  # a meeting, summit or talks (see outcomes.is_meeting)
+    weak_date: str | None = None  # the date even when only the publication or model gave it
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """A scored pair: the score, its verdict, and which signals made it."""
+
+    a: int
+    b: int
+    score: float
+    verdict: Verdict
+    hard: bool  # can never be one event
+    reason: str
+
+
+def score_pair(
+    a: int,
+    b: int,
+    fa: PairFacts,
+    fb: PairFacts,
+    cosine: float,
+    rarity: Mapping[str, float] | None = None,
+) -> PairScore:
+    """Score mentions ``a`` and ``b`` (their facts and the cosine of their summaries).
+
+    ``rarity``: per canonical actor, 0 (named by every mention: says nothing) to 1 (named once).
+    """
+    score = cosine
+    why = [f"cosine {cosine:.2f}"]
+    hard = False
+
+    overlap = weighted_overlap(fa.actors, fb.actors, rarity or {})
+    score += W_ACTORS * overlap
+    if overlap > 0:
+        why.append(f"shared actors {overlap:.2f}")
+    people = fa.persons & fb.persons
+    if people:
+        score += W_PERSON * min(2, len(people))
+        why.append("same people")
+
+    apart = days_apart(fa.date, fb.date)
+    if apart is not None:
+        if apart == 0 and dates_compatible(fa.date, fb.date):
+            score += W_DATE_SAME if min(precision(fa.date), precision(fb.date)) >= 2 else 0.0
+            why.append("dates agree")
+        elif apart <= 3:
+            score += W_DATE_NEAR
+            why.append(f"dates {apart} day(s) apart")
+        else:
+            hard = True
+            why.append(f"dates {apart} days apart")
+
+    if fa.place and fb.place:
+        if places_compatible(fa.place, fb.place):
+            score += W_PLACE_SAME
+            why.append("same place")
+        else:
+            score += W_PLACE_OTHER
+            why.append("different places")
+            if fa.status == fb.status == "planned":
+                hard = True  # two plans for two places are two plans
+
+    if fa.places & fb.places:
+        venue = (fa.places & fb.places) - fa.capitals - fb.capitals
+        score += W_NAMED_PLACE if venue else W_NAMED_CAPITAL
+        why.append("same named place")
+    if (
+        fa.source_id == fb.source_id
+        and fa.meeting
+        and fb.meeting
+        and dates_compatible(fa.weak_date, fb.weak_date)
+    ):
+        score += W_ONE_MEETING
+        why.append("one source's meeting")
+    concrete = (
+        bool(people)
+        or bool(fa.places & fb.places)
+        or (apart == 0 and min(precision(fa.date), precision(fb.date)) >= 2)
+    )
+    if fa.source_id != fb.source_id and not concrete:
+        score += W_NOTHING_CONCRETE
+        why.append("nothing concrete in common")
+    if fa.type != fb.type:
+        score += W_TYPE_OTHER
+    if {fa.status, fb.status} == {"occurred", "denied"}:
+        score += W_DENIED
+        why.append("occurred vs denied")
+    if fa.source_id == fb.source_id and fa.sentences & fb.sentences:
+        score += W_REPEAT
+        why.append("same sentence")
+    if _late_plan(fa, fb) or _late_plan(fb, fa):
+        score += W_LATE_PLAN
+        why.append("planned after it happened")
+
+    verdict: Verdict
+    if hard:
+        verdict = "different"
+    elif score >= SAME:
+        verdict = "same"
+    elif score < DIFFERENT:
+        verdict = "different"
+    else:
+        verdict = "doubt"
+    return PairScore(a, b, round(score, 4), verdict, hard, ", ".join(why))
+
+
+def weighted_overlap(a: frozenset[str], b: frozenset[str], rarity: Mapping[str, float]) -> float:
+    """Jaccard overlap with each actor weighted by its rarity; 0 when nothing rare is shared."""
+    union = a | b
+    total = sum(rarity.get(x, 1.0) for x in union)
+    if total == 0:
+        return 0.0
+    return sum(rarity.get(x, 1.0) for x in a & b) / total
+
+
+def _late_plan(planned: PairFacts, occurred: PairFacts) -> bool:
+    """``planned`` calls it a plan though its source was published after ``occurred``'s date."""
+    if planned.status != "planned" or occurred.status != "occurred" or not planned.published:
+        return False
+    if not occurred.date:
+        return False
+    return (days_apart(planned.published, occurred.date) or 0) > 0 and (
+        planned.published > occurred.date
+    )

@@ -1,0 +1,282 @@
+"""The merge stage without any LLM: blocking, scoring, grouping, independence, disagreements,
+outcomes, linking, and the key-developments helpers that read canonical events.
+
+Sources are real files in ``tmp_path`` read with the real reader; events cite their sentences
+through ``ground.cite``, so every citation is exact. The embedding model is the real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from briefing.compose import fit_rows, ranked, without_labels
+from briefing.ground import cite
+from briefing.merge import Embedder, merge_events
+from briefing.merge.blocking import Mention, candidate_pairs
+from briefing.merge.corroboration import Independence, shared_share, wire_credits
+from briefing.merge.grouping import group
+from briefing.merge.linking import date_written
+from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, score_pair
+from briefing.merge.signals import dates_compatible, days_apart, most_precise, places_compatible
+from briefing.models import Event, Source
+from briefing.sources import read_source
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Iterator[Embedder]:
+    yield Embedder.load()
+
+
+def source(tmp_path: Path, name: str, *lines: str) -> Source:
+    path = tmp_path / name
+    path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    return read_source(path)
+
+
+def event(src: Source, number: int, summary: str, **fields: Any) -> Event:
+    """An event of ``src`` citing its sentence ``number``."""
+    values: dict[str, Any] = {
+        "type": "CONSULT", "actors": ("South Korea",), "location": None, "date": None,
+        "date_basis": "none", "status": "occurred", "role": "main",
+    }  # fmt: skip
+    values.update(fields)
+    if values["date"] and values["date_basis"] == "none":
+        values["date_basis"] = "stated"
+    digest = hashlib.sha256(f"{src.id}{number}{summary}".encode()).hexdigest()[:12]
+    return Event(
+        id="ev_" + digest,
+        source_id=src.id,
+        summary=summary,
+        citations=(cite(src, number, src.path),),
+        **values,
+    )
+
+
+def facts(**fields: Any) -> PairFacts:
+    values: dict[str, Any] = {
+        "source_id": "a", "type": "CONSULT", "date": None, "place": None, "status": "occurred",
+        "actors": frozenset(), "persons": frozenset(), "sentences": frozenset(), "published": None,
+    }  # fmt: skip
+    values.update(fields)
+    return PairFacts(**values)
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+
+def test_dates_respect_their_precision() -> None:
+    assert dates_compatible("2023-08", "2023-08-18") and dates_compatible("2023", "2023-12-07")
+    assert not dates_compatible("2023-12-08", "2023-12-09")
+    assert dates_compatible(None, "2023-12-09")
+    assert days_apart("2023-12-08", "2023-12-09") == 1 and days_apart("2023-08", "2023-08-31") == 0
+    assert most_precise(["2023-08", "2023-08-18", None]) == "2023-08-18"
+
+
+def test_places_match_on_their_most_specific_part() -> None:
+    assert places_compatible("Tokyo", "Tokyo, Japan")
+    assert places_compatible("Camp David", "Camp David, Maryland")
+    assert not places_compatible("Washington", "Seoul, South Korea")
+    assert places_compatible(None, "Seoul")
+
+
+# --- blocking -------------------------------------------------------------------------------------
+
+
+def test_blocking_pairs_shared_actors_with_dates_that_can_meet() -> None:
+    vectors = np.eye(4, dtype=np.float32)
+    mentions = [
+        Mention(0, "s1", "2023-12-07", frozenset({"Japan"}), None),
+        Mention(1, "s2", "2023-12-08", frozenset({"Japan"}), None),  # a day apart: a candidate
+        Mention(2, "s3", "2024-03-29", frozenset({"Japan"}), None),  # months apart: never
+        Mention(3, "s4", None, frozenset({"Chile"}), "Tokyo"),  # nothing shared, nothing near
+    ]
+    assert candidate_pairs(mentions, vectors) == [(0, 1)]
+
+
+def test_a_huge_block_pairs_only_nearest_neighbours() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[1] = vectors[0]  # one true duplicate
+    mentions = [Mention(i, f"s{i}", None, frozenset({"United States"}), None) for i in range(300)]
+    pairs = candidate_pairs(mentions, vectors)
+    assert (0, 1) in pairs
+    assert len(pairs) < 300 * 13  # not the 44,850 pairs of the whole block
+
+
+# --- scoring and grouping -------------------------------------------------------------------------
+
+
+def test_same_day_same_place_same_people_is_one_event() -> None:
+    sullivan = frozenset({"Jake Sullivan"})
+    a = facts(source_id="a", date="2023-12-09", place="Seoul", actors=sullivan, persons=sullivan)
+    b = facts(source_id="b", date="2023-12-09", place="Seoul, Korea", actors=sullivan,
+              persons=sullivan)  # fmt: skip
+    scored = score_pair(0, 1, a, b, 0.75, {"Jake Sullivan": 1.0})
+    assert scored.verdict == "same" and scored.score >= SAME
+    assert "same place" in scored.reason and "dates agree" in scored.reason
+
+
+def test_two_plans_for_two_places_never_merge() -> None:
+    a = facts(source_id="a", status="planned", place="Washington", date="2024")
+    b = facts(source_id="b", status="planned", place="Seoul", date="2024-07")
+    scored = score_pair(0, 1, a, b, 0.95)
+    assert scored.hard and scored.verdict == "different"
+
+
+def test_alike_statements_with_nothing_concrete_in_common_stay_apart() -> None:
+    a = facts(source_id="a", actors=frozenset({"Japan", "United States"}))
+    b = facts(source_id="b", actors=frozenset({"Japan", "United States"}))
+    common = {"Japan": 0.0, "United States": 0.0}  # named by every mention: says nothing
+    assert score_pair(0, 1, a, b, 0.80, common).score < DIFFERENT
+
+
+def test_one_sources_two_reports_of_its_meeting_merge() -> None:
+    a = facts(date="2024-12-09", meeting=True, weak_date="2024-12-09")
+    b = facts(date=None, meeting=True, weak_date="2024-12-09", type="CONSULT")
+    assert score_pair(0, 1, a, b, 0.70).verdict == "same"
+
+
+def test_grouping_never_chains_across_a_pair_judged_different() -> None:
+    # A~B and B~C, but A and C cannot be one event: B joins the stronger, C stays apart.
+    groups = group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[(0, 2)])
+    assert groups == [[0, 1], [2]]
+    assert group(3, same=[(0.9, 0, 1), (0.9, 1, 2)], apart=[]) == [[0, 1, 2]]
+
+
+# --- independence ---------------------------------------------------------------------------------
+
+
+def test_wire_copy_counts_once(tmp_path: Path) -> None:
+    story = " ".join(
+        f"Sentence {i} of the wire story says the envoys met in Seoul to talk about the launch."
+        for i in range(12)
+    )
+    a = source(tmp_path, "a.txt", "Envoys meet", "AP Seoul", story)
+    b = source(tmp_path, "b.txt", "Envoys meet in Seoul", story + " One added line by the desk.")
+    c = source(tmp_path, "c.txt", "Own report", "Our own words about the same meeting in Seoul.")
+    assert shared_share(a.text, b.text) > 0.9
+    assert "AP" in wire_credits(a.text) and not wire_credits(c.text)
+    independence = Independence([a, b, c])
+    assert independence.count([a.id, b.id, c.id]) == 2
+    assert independence.count([a.id]) == 1
+
+
+# --- the stage ------------------------------------------------------------------------------------
+
+
+def test_merge_groups_one_event_across_sources_and_keeps_the_disagreement(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    one = source(tmp_path, "one.txt", "Advisers to meet",
+                 "The national security advisers of the three countries will meet in Seoul on "
+                 "Friday to discuss the missile threat.")  # fmt: skip
+    two = source(tmp_path, "two.txt", "Seoul talks",
+                 "The three national security advisers will hold talks in Seoul on Saturday about "
+                 "the missile threat.")  # fmt: skip
+    three = source(tmp_path, "three.txt", "Fishing deal",
+                   "Norway and Chile signed a fisheries agreement in Oslo on Monday.")  # fmt: skip
+    people = ("South Korea", "Japan", "United States")
+    events = [
+        event(one, 2, "The national security advisers will meet in Seoul.", date="2023-12-08",
+              date_basis="relative", location="Seoul", status="planned", actors=people),
+        event(two, 2, "The national security advisers will hold talks in Seoul.",
+              date="2023-12-09", date_basis="relative", location="Seoul, South Korea",
+              status="planned", actors=("ROK", "Japan", "US")),
+        event(three, 2, "Norway and Chile signed a fisheries agreement in Oslo.", type="AGREE",
+              date="2023-12-04", location="Oslo", actors=("Norway", "Chile")),
+    ]  # fmt: skip
+    result = merge_events(events, [one, two, three], embedder)
+    seoul = [c for c in result.canonical if c.location and "Seoul" in c.location]
+    assert len(seoul) == 1 and set(seoul[0].source_ids) == {one.id, two.id}
+    assert seoul[0].independent_sources == 2
+    assert seoul[0].actors[:3] == ("South Korea", "Japan", "United States")  # ROK, US resolved
+    (dispute,) = [d for d in result.disagreements if d.field == "date"]
+    assert [s.value for s in dispute.sides] == ["2023-12-08", "2023-12-09"]
+    assert {c.quote for s in dispute.sides for c in s.citations} == {
+        events[0].citations[0].quote,
+        events[1].citations[0].quote,
+    }
+    assert seoul[0].disputed == ("date",)
+    assert any(c.source_ids == (three.id,) for c in result.canonical)
+    again = merge_events(list(reversed(events)), [three, two, one], embedder)
+    assert [c.model_dump() for c in again.canonical] == [c.model_dump() for c in result.canonical]
+
+
+def test_what_a_meeting_agreed_hangs_under_it(tmp_path: Path, embedder: Embedder) -> None:
+    src = source(tmp_path, "meeting.txt", "Envoys meet",
+                 "The envoys of the three countries met in Tokyo on Monday.",
+                 "They agreed to share missile warning data in real time.")  # fmt: skip
+    events = [
+        event(src, 2, "The envoys of the three countries met in Tokyo.", date="2024-12-09",
+              location="Tokyo"),
+        event(src, 3, "The three countries agreed to share missile warning data.", type="AGREE",
+              status="planned"),
+    ]  # fmt: skip
+    result = merge_events(events, [src], embedder)
+    meeting = next(c for c in result.canonical if c.type == "CONSULT")
+    agreed = next(c for c in result.canonical if c.type == "AGREE")
+    assert meeting.parent_id is None and agreed.parent_id == meeting.id
+
+
+def test_a_passing_mention_in_another_source_is_linked(tmp_path: Path, embedder: Embedder) -> None:
+    report = source(tmp_path, "report.txt", "Summit at Camp David",
+                    "The leaders of the three countries met for a summit at Camp David on "
+                    "August 18, 2023.")  # fmt: skip
+    later = source(tmp_path, "later.txt", "Cyber talks",
+                   "The cyber working group met in Tokyo to discuss theft.",
+                   "The group was set up by the leaders of the three countries at their summit at "
+                   "Camp David in August 2023.")  # fmt: skip
+    events = [
+        event(report, 2, "The leaders of the three countries met for a summit at Camp David.",
+              date="2023-08-18", location="Camp David"),
+        event(later, 2, "The cyber working group met in Tokyo.", location="Tokyo",
+              date="2023-12-07"),
+    ]  # fmt: skip
+    result = merge_events(events, [report, later], embedder)
+    summit = next(c for c in result.canonical if c.location == "Camp David")
+    assert set(summit.source_ids) == {report.id, later.id}
+    (linked,) = [m for m in summit.mentions if m.alignment == "linked"]
+    assert linked.date == "2023-08" and "Camp David in August 2023" in linked.citations[0].quote
+
+
+def test_date_written_reads_months_against_the_publication() -> None:
+    assert date_written("talks in Tokyo in December 2023", None) == "2023-12"
+    assert date_written("the summit at Camp David in August", "2023-12-07") == "2023-08"
+    assert date_written("the summit at Camp David in December", "2023-03-01") == "2022-12"
+    assert date_written("they met", "2023-12-07") is None
+
+
+# --- key developments from canonical events -------------------------------------------------------
+
+
+def test_labels_never_reach_the_reader() -> None:
+    assert without_labels("The envoys met in Seoul (E3, E7).") == "The envoys met in Seoul."
+    assert without_labels("Talks were held, as reported in E3.") == "Talks were held."
+    assert without_labels("E2 and E5 describe the launch.") == "describe the launch."
+
+
+def test_rows_are_cut_to_the_budget_most_corroborated_first(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    rows = [{"label": f"E{i}", "summary": "x" * 320} for i in range(1, 101)]
+    assert len(fit_rows(rows, 1000)) == 9  # about 102 tokens a row
+    assert len(fit_rows(rows, 10)) == 1  # never none
+    one = source(tmp_path, "one.txt", "A", "The envoys met in Seoul on Monday to talk.")
+    two = source(tmp_path, "two.txt", "B", "The envoys held talks in Seoul on Monday.")
+    lone = source(tmp_path, "lone.txt", "C", "A minister visited Lima on Tuesday for trade talks.")
+    events = [
+        event(lone, 2, "A minister visited Lima.", date="2023-12-05", location="Lima",
+              actors=("Peru",)),
+        event(one, 2, "The envoys met in Seoul.", date="2023-12-04", location="Seoul"),
+        event(two, 2, "The envoys held talks in Seoul.", date="2023-12-04", location="Seoul"),
+    ]  # fmt: skip
+    result = merge_events(events, [one, two, lone], embedder)
+    first = ranked(result.canonical)[0]
+    assert len(first.source_ids) == 2 and first.location == "Seoul"
