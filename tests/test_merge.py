@@ -7,6 +7,7 @@ through ``ground.cite``, so every citation is exact. The embedding model is the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +15,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakeserver import FakeOpenAI, Reply
 
 from briefing.compose import fit_rows, ranked, without_labels
+from briefing.config import load_settings
 from briefing.ground import cite
-from briefing.merge import Embedder, merge_events
+from briefing.llm import make_client
+from briefing.merge import Embedder, Judge, merge_events
 from briefing.merge.blocking import Mention, candidate_pairs
 from briefing.merge.corroboration import Independence, shared_share, wire_credits
+from briefing.merge.disagreements import people_leading
 from briefing.merge.grouping import group
 from briefing.merge.linking import date_written
 from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, score_pair
@@ -280,3 +285,79 @@ def test_rows_are_cut_to_the_budget_most_corroborated_first(
     result = merge_events(events, [one, two, lone], embedder)
     first = ranked(result.canonical)[0]
     assert len(first.source_ids) == 2 and first.location == "Seoul"
+
+
+# --- who led it, and the model's verdict ----------------------------------------------------------
+
+
+def test_people_leading_reads_who_led_from_the_words() -> None:
+    led = people_leading(
+        "The talks in Tokyo were led by Lee Jun-il, the Ministry’s director-general, US Deputy "
+        "Special Representative for North Korea Jung Pak and Ishizuki Hideo, Japan’s ambassador."
+    )
+    assert led == {"Lee Jun-il", "Jung Pak", "Ishizuki Hideo"}
+    other = people_leading(
+        "In addition, the Special Representative for the DPRK, Debevoise, Ambassador Naoki, and "
+        "Director General Jun-il are in charge of that summit."
+    )
+    assert other == {"Debevoise", "Naoki", "Jun-il"}
+    assert people_leading("Lee Jun-il said the talks went well.") == set()  # says, not leads
+
+
+def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    one = source(tmp_path, "one.txt", "Cyber talks",
+                 "The three countries held cyber talks in Tokyo on December 7, 2023.",
+                 "The talks were led by Lee Jun-il, Jung Pak and Ishizuki Hideo.")  # fmt: skip
+    two = source(tmp_path, "two.txt", "Summit plans",
+                 "They discussed the cyber threat after the working group met in Tokyo in "
+                 "December 2023.",
+                 "In addition, Debevoise, Ambassador Naoki and Director General Jun-il are in "
+                 "charge of that group.")  # fmt: skip
+    events = [
+        event(one, 2, "The three countries held cyber talks in Tokyo.", date="2023-12-07",
+              location="Tokyo"),
+    ]  # fmt: skip
+    events[0] = events[0].model_copy(
+        update={"citations": (*events[0].citations, cite(one, 3, one.path))}
+    )
+    result = merge_events(events, [one, two], embedder)
+    (talks,) = [c for c in result.canonical if c.location == "Tokyo"]
+    assert set(talks.source_ids) == {one.id, two.id}  # the passing mention and the next sentence
+    assert sum(m.alignment == "linked" for m in talks.mentions) == 2
+    (who,) = [d for d in result.disagreements if d.field == "participants"]
+    # "Jun-il" is completed to the one longer name that holds it.
+    assert sorted(s.value for s in who.sides) == [
+        "Debevoise, Lee Jun-il, Naoki",
+        "Ishizuki Hideo, Jung Pak, Lee Jun-il",
+    ]
+    assert talks.disputed == ("participants",)
+
+
+def test_pairs_in_doubt_go_to_the_model_within_its_budget(
+    tmp_path: Path, embedder: Embedder, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.respond_with(lambda body: Reply.json({"same": True, "reason": "one summit"}))
+    settings = dataclasses.replace(
+        load_settings({"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "t"}, {}),
+        retry_initial_wait=0.01,
+    )
+    met = "The leaders met for a summit at Camp David."
+    ties = "Japan will strengthen ties with its partners at the Camp David summit."
+    one, two = source(tmp_path, "one.txt", "A", met), source(tmp_path, "two.txt", "B", ties)
+    events = [
+        event(one, 2, met, actors=("Japan",)),
+        event(two, 2, ties, actors=("Japan",), type="COOPERATE"),
+    ]  # the signals leave this pair in doubt (score about 0.73)
+    judge = Judge(make_client(settings), settings, 1, {one.id: None, two.id: None})
+    result = merge_events(events, [one, two], embedder, judge)
+    (decision,) = result.decisions
+    assert decision.decided_by == "model" and decision.same and "one summit" in decision.reason
+    assert len(result.canonical) == 1 and result.usage.requests == 1 == len(fake_openai.requests)
+    prompt = fake_openai.requests[0]["messages"][-1]["content"]
+    assert "Camp David" in prompt and "Report 2" in prompt
+    no_budget = Judge(make_client(settings), settings, 0, {})
+    (fallback,) = merge_events(events, [one, two], embedder, no_budget).decisions
+    assert fallback.decided_by == "budget" and not fallback.same  # below the band's middle
+    assert len(fake_openai.requests) == 1

@@ -92,7 +92,7 @@ def merge_events(
     apart = [(s.a, s.b) for s in scored if not decisions[(s.a, s.b)].same]
     groups = grouping.group(len(events), same, apart)
 
-    linked = linking.link_mentions(events, groups, sources, embedder, names, files or {})
+    linked = linking.link_mentions(events, groups, sources, embedder, names, files or {}, vectors)
     if linked.events:
         events = [*events, *linked.events]
         groups = linked.groups

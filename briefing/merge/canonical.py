@@ -41,6 +41,11 @@ def build_canonical(
     """One :class:`CanonicalEvent` per group; ``parents`` maps a group number to the group of the
     meeting it is an outcome of."""
     ids = [canonical_id([events[i].id for i in g]) for g in groups]
+    group_of = {i: n for n, g in enumerate(groups) for i in g}
+    reasons_of: dict[int, list[str]] = {}
+    for (a, b), d in sorted(decisions.items()):
+        if d.same and a in group_of and group_of[a] == group_of.get(b):
+            reasons_of.setdefault(group_of[a], []).append(d.reason)
     records = []
     for n, members in enumerate(groups):
         mentions = [events[i] for i in members]
@@ -49,11 +54,7 @@ def build_canonical(
         actor_counts: Counter[str] = Counter()
         for m in mentions:
             actor_counts.update(names.of(m))
-        reasons = [
-            d.reason
-            for (a, b), d in sorted(decisions.items())
-            if d.same and a in members and b in members
-        ]
+        reasons = reasons_of.get(n, [])
         records.append(
             CanonicalEvent(
                 id=ids[n],

@@ -30,7 +30,7 @@ from ..models import (
     Side,
     Source,
 )
-from .actors import ActorNames
+from .actors import ActorNames, load_aliases
 from .signals import dates_compatible, fold, places_compatible, precision
 
 MAX_CITATIONS = 3
@@ -114,21 +114,109 @@ def _status(
 def _participants(
     event: CanonicalEvent, names: ActorNames, published: dict[str, str | None]
 ) -> list[Disagreement | None]:
+    # Who led or took part, in each source's own words: the people its cited sentences name
+    # after "led by", "in charge of", "hosted"…, else the people among its actors.
     people: dict[str, set[str]] = defaultdict(set)
+    cites: dict[str, list[Citation]] = defaultdict(list)
     for m in event.mentions:
-        people[m.source_id].update(a for a in names.of(m) if names.kinds.get(a) == "person")
-    named = {sid: p for sid, p in people.items() if p}
+        for c in m.citations:
+            found = people_leading(c.quote)
+            if found:
+                people[m.source_id] |= found
+                cites[m.source_id].append(c)
+    for m in event.mentions:
+        if m.source_id not in people:
+            found = {a for a in names.of(m) if names.kinds.get(a) == "person"}
+            if found:
+                people[m.source_id] |= found
+                cites[m.source_id].append(m.citations[0])
+    named = {sid: complete_names(p, people) for sid, p in people.items()}
     if len(named) < 2:
         return []
     sets = list(named.values())
-    if any(a & b for n, a in enumerate(sets) for b in sets[n + 1 :]):
-        return []  # they share someone: more or fewer names, not another account
-    values = [
-        (m.source_id, ", ".join(sorted(named[m.source_id])), m.citations[0])
-        for m in event.mentions
-        if m.source_id in named
+    if all(a <= b or b <= a for n, a in enumerate(sets) for b in sets[n + 1 :]):
+        return []  # one names more people than the other: fewer names, not another account
+    values = [(sid, ", ".join(sorted(p)), c) for sid, p in named.items() for c in cites[sid]]
+    return [_ledger(event, "participants", "who led or took part in", values)]
+
+
+# Sentences that say who led or took part; the people they name are that source's account.
+_LEADING = re.compile(
+    r"\b(led by|were led|was led|in charge|headed by|chaired by|co-chaired|hosted by|"
+    r"will host|hosted|convened with|met with|attended by)\b",
+    re.I,
+)
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+
+def people_leading(text: str) -> set[str]:
+    """The people a sentence says led or took part ("The talks were led by Lee Jun-il, …"),
+    titles, country words and office names taken off ("Director General Jun-il" → "Jun-il")."""
+    if not _LEADING.search(text):
+        return set()
+    aliases = load_aliases()
+    found = set()
+    for m in _NAME_RUN.finditer(text):
+        run = " ".join(m.group().replace("’", "'").split())
+        _, name = aliases.strip_titles(run)
+        tokens = name.split()
+        n, _ = aliases.country_prefix(tokens)
+        tokens = [t.removesuffix("'s") for t in tokens[n:]]
+        # "Pacific Affairs Daniel Kritenbrink": the office's words come off the front.
+        while len(tokens) > 1 and common_word(tokens[0]):
+            tokens = tokens[1:]
+        if len(tokens) > 3:  # an office the word lists do not know, then a two-part name
+            tokens = tokens[-2:]
+        name = " ".join(tokens)
+        if not name or any(common_word(t) for t in tokens) or not aliases.person_like(name, 1):
+            continue
+        if len(tokens) == 1 and m.start() == 0:
+            continue  # a capitalised first word is no name
+        found.add(name)
+    return found
+
+
+_CALENDAR = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ]
-    return [_ledger(event, "participants", "who took part in", values)]
+)
+
+
+def common_word(token: str) -> bool:
+    """A word of titles, offices, countries or the calendar: never part of a person's name."""
+    aliases = load_aliases()
+    word = token.casefold().strip(".,'")
+    return word in _CALENDAR or word in aliases.words or aliases.lookup(token) is not None
+
+
+def complete_names(found: set[str], everyone: dict[str, set[str]]) -> frozenset[str]:
+    """Short forms completed by the one longer name of the corpus that holds them ("Jun-il" →
+    "Lee Jun-il"), as the actor names are."""
+    pool = {n for p in everyone.values() for n in p}
+    out = set()
+    for name in found:
+        longer = [n for n in pool if n != name and set(name.split()) < set(n.split())]
+        out.add(longer[0] if len(longer) == 1 else name)
+    return frozenset(out)
 
 
 def _numbers(

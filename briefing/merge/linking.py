@@ -32,12 +32,12 @@ from ..furniture import furniture, headline_sentences
 from ..ground import cite
 from ..models import SUMMARY_MAX, Event, Source
 from .actors import ActorNames, load_aliases
+from .disagreements import people_leading
 from .embeddings import Embedder
 from .signals import dates_compatible, fold, place_head
 
 LINK_SCORE = 0.72
 W_PLACE = 0.20
-W_PERSON = 0.12
 MIN_WORDS = 6
 MAX_LINKS_PER_SOURCE = 2
 
@@ -59,6 +59,11 @@ _PLACE_IN_TEXT = re.compile(r"\b(?:in|at)\s+(?:the\s+)?((?:[A-Z][\w’'-]+\s?){1
 _NOT_PLACES = frozenset(fold(w) for w in [*_MONTHS, "Monday", "Tuesday", "Wednesday",
     "Thursday", "Friday", "Saturday", "Sunday", "The", "This", "That", "Addition"])  # fmt: skip
 _PLANNED = re.compile(r"\b(will|plans? to|planned|to be held|next (week|month|year)|is to)\b", re.I)
+_POINTS_BACK = re.compile(
+    r"\b(?:that|this|the same|these)\s+(?:summit|meeting|talks|session|group|working group|"
+    r"dialogue|gathering|conference|visit)\b",
+    re.I,
+)
 _MONTH_YEAR = re.compile(rf"\b({'|'.join(_MONTHS)})(?:\s+\d{{1,2}},?)?\s+(\d{{4}})\b")
 _IN_MONTH = re.compile(rf"\b(?:in|since|last)\s+({'|'.join(_MONTHS)})\b")
 _YEAR = re.compile(r"\b(?:in|since)\s+((?:19|20)\d\d)\b")
@@ -79,53 +84,68 @@ def link_mentions(
     embedder: Embedder,
     names: ActorNames,
     files: Mapping[str, str],
+    summary_vectors: np.ndarray,
 ) -> Linked:
     """Find, for every group, the sentences of other sources that report it (module docstring).
 
     ``files``: each source's citable file (see ``pipeline.citable_files``); sources not in it
-    are cited at their own path.
+    are cited at their own path. ``summary_vectors``: the events' summary embeddings, in order.
     """
     candidates = _candidate_sentences(sources)
     if not candidates or not groups:
         return Linked((), [list(g) for g in groups])
-    sentence_vectors = embedder.embed([text for _, _, text in candidates])
     row_of = {(sid, n): r for r, (sid, n, _) in enumerate(candidates)}
-    summary_vectors = embedder.embed([e.summary for e in events])
-    cited_by: dict[tuple[str, int], list[int]] = defaultdict(list)
     by_id = {s.id: s for s in sources}
+    cited_by: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, e in enumerate(events):
         for n in _sentence_numbers(e, by_id[e.source_id]):
             cited_by[(e.source_id, n)].append(i)
 
-    best: dict[tuple[str, int], tuple[float, int]] = {}  # sentence → (score, group)
+    # Which candidate sentences hold each word: a group's anchors are looked up, not scanned for
+    # in every sentence (10,000 events × 20,000 sentences would be hours).
+    folded_text = [f" {fold(text)} " for _, _, text in candidates]
+    by_word: dict[str, list[int]] = defaultdict(list)
+    for r, text in enumerate(folded_text):
+        for word in set(text.split()):
+            by_word[word].append(r)
+    work: list[tuple[int, set[int], list[int]]] = []  # (group, sentences naming it, its own)
     for g, members in enumerate(groups):
-        anchors_place, anchors_person = _anchors([events[i] for i in members], names)
-        if not anchors_place and not anchors_person:
-            continue
+        anchors, _ = _anchors([events[i] for i in members], names)
         reported_by = {events[i].source_id for i in members}
+        hits = {
+            r
+            for a in anchors
+            for r in by_word.get(a.split()[0], ())
+            if f" {a} " in folded_text[r] and candidates[r][0] not in reported_by
+        }
+        if hits:
+            own_rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
+            work.append((g, hits, own_rows))
+    if not work:
+        return Linked((), [list(g) for g in groups])
+    # Only the sentences some group could take, and those groups' own, are embedded.
+    needed = sorted({r for _, hits, own in work for r in (*hits, *own)})
+    at = {r: k for k, r in enumerate(needed)}
+    sentence_vectors = embedder.embed([candidates[r][2] for r in needed])
+
+    best: dict[tuple[str, int], tuple[float, int]] = {}  # sentence → (score, group)
+    for g, hits, own_rows in work:
+        members = groups[g]
         strong = [events[i].date for i in members if events[i].date_basis in ("stated", "relative")]
-        rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
-        mine = (
-            np.vstack([summary_vectors[members], sentence_vectors[rows]])
-            if rows
-            else (summary_vectors[members])
+        mine = np.vstack(
+            [summary_vectors[list(members)], sentence_vectors[[at[r] for r in own_rows]]]
         )
-        for r, (sid, n, text) in enumerate(candidates):
-            if sid in reported_by:
-                continue
-            folded = f" {fold(text)} "
-            weight = W_PLACE * any(f" {a} " in folded for a in anchors_place)
-            weight += W_PERSON * any(f" {a} " in folded for a in anchors_person)
-            if not weight:
-                continue
+        for r in sorted(hits):
+            sid, n, text = candidates[r]
             written = date_written(text, by_id[sid].published)
             if written and any(not dates_compatible(written, d) for d in strong):
                 continue
-            cosine = float(np.max(mine @ sentence_vectors[r]))
-            score = cosine + weight
+            vector = sentence_vectors[at[r]]
+            cosine = float(np.max(mine @ vector))
+            score = cosine + W_PLACE
             if score < LINK_SCORE:
                 continue
-            own = [float(summary_vectors[i] @ sentence_vectors[r]) for i in cited_by[(sid, n)]]
+            own = [float(summary_vectors[i] @ vector) for i in cited_by[(sid, n)]]
             if own and max(own) >= cosine:
                 continue  # better told by the event that already cites it
             if (sid, n) not in best or score > best[(sid, n)][0]:
@@ -134,10 +154,20 @@ def link_mentions(
     per_group_source: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
     for (sid, n), (score, g) in best.items():
         per_group_source[(g, sid)].append((score, n))
+    # The next sentence, when it points back at what was just linked ("… are in charge of that
+    # summit") and says who led it, tells the same event: it is linked too.
+    for (_, sid), found in list(per_group_source.items()):
+        for _, n in list(found):
+            nxt = row_of.get((sid, n + 1))
+            if nxt is None or cited_by.get((sid, n + 1)) or (sid, n + 1) in best:
+                continue
+            text = candidates[nxt][2]
+            if _POINTS_BACK.search(text) and people_leading(text):
+                found.append((0.0, n + 1))
     new_groups = [list(g) for g in groups]
     linked: list[Event] = []
     for (g, sid), found in sorted(per_group_source.items()):
-        for _, n in sorted(found, key=lambda t: (-t[0], t[1]))[:MAX_LINKS_PER_SOURCE]:
+        for _, n in sorted(found, key=lambda t: (-t[0], t[1]))[: MAX_LINKS_PER_SOURCE + 1]:
             lead = events[groups[g][0]]
             source = by_id[sid]
             event = _linked_event(source, n, files.get(sid, source.path), lead, names)
@@ -212,7 +242,7 @@ def is_capital(place: str) -> bool:
 
 
 def _anchors(mentions: Sequence[Event], names: ActorNames) -> tuple[set[str], set[str]]:
-    """Places (folded) and person-name parts that pin the group's event down."""
+    """Places (folded) that pin the group's event down, and (none yet) people."""
     places: set[str] = set()
     for m in mentions:
         places |= named_places(m, names)

@@ -47,6 +47,11 @@ def find_parents(events: Sequence[Event], groups: Sequence[Sequence[int]]) -> di
     """Group number → the group number of the meeting it is an outcome of."""
     meeting_groups = {n for n, g in enumerate(groups) if any(is_meeting(events[i]) for i in g)}
     group_of = {i: n for n, g in enumerate(groups) for i in g}
+    # Each source's meeting mentions: an outcome looks only at those of its own source.
+    meetings_in: dict[str, list[int]] = {}
+    for j, other in enumerate(events):
+        if group_of[j] in meeting_groups and other.alignment != "linked" and is_meeting(other):
+            meetings_in.setdefault(other.source_id, []).append(j)
     parents: dict[int, int] = {}
     for n, members in enumerate(groups):
         if n in meeting_groups:
@@ -60,20 +65,14 @@ def find_parents(events: Sequence[Event], groups: Sequence[Sequence[int]]) -> di
             if not _OUTCOME.search(e.summary) and e.type not in ("AGREE", "COOPERATE", "SUPPORT"):
                 continue
             here = e.citations[0].start
-            for j, other in enumerate(events):
-                m = group_of[j]
-                if (
-                    m not in meeting_groups
-                    or other.source_id != e.source_id
-                    or (other.alignment == "linked")
-                ):
-                    continue
+            for j in meetings_in.get(e.source_id, ()):
+                other, m = events[j], group_of[j]
                 reporting = {
                     events[k].source_id for k in groups[m] if events[k].alignment != "linked"
                 }
                 if not sources <= reporting:
                     continue  # reported where the meeting is not: an event of its own
-                if not is_meeting(other) or not dates_compatible(e.date, other.date):
+                if not dates_compatible(e.date, other.date):
                     continue
                 if other.status == "planned" and e.status == "occurred" and e.date:
                     continue  # what happened is not the outcome of a meeting yet to come

@@ -41,7 +41,7 @@ W_NAMED_CAPITAL = 0.15  # a capital ("Seoul") is also where a government sits: a
 W_NOTHING_CONCRETE = (
     -0.12
 )  # both texts put it at one named place that is not a country ("Camp David")
-W_ONE_MEETING = 0.20  # one source, two meetings that can be on one day: an article's one meeting
+W_ONE_MEETING = 0.28  # one source, two meetings that can be on one day: an article's one meeting
 
 Verdict = Literal["same", "different", "doubt"]
 
@@ -128,11 +128,13 @@ def score_pair(
         venue = (fa.places & fb.places) - fa.capitals - fb.capitals
         score += W_NAMED_PLACE if venue else W_NAMED_CAPITAL
         why.append("same named place")
+    other_people = bool(fa.persons and fb.persons and not people)
     if (
         fa.source_id == fb.source_id
         and fa.meeting
         and fb.meeting
         and dates_compatible(fa.weak_date, fb.weak_date)
+        and not other_people  # "bilateral meetings with Sullivan and Akiba" is another meeting
     ):
         score += W_ONE_MEETING
         why.append("one source's meeting")
@@ -169,12 +171,13 @@ def score_pair(
 
 
 def weighted_overlap(a: frozenset[str], b: frozenset[str], rarity: Mapping[str, float]) -> float:
-    """Jaccard overlap with each actor weighted by its rarity; 0 when nothing rare is shared."""
+    """Jaccard overlap in which each shared actor counts by its rarity: two mentions naming the
+    same three countries that every mention names share almost nothing; one rare name shared
+    between two short lists is a strong sign."""
     union = a | b
-    total = sum(rarity.get(x, 1.0) for x in union)
-    if total == 0:
+    if not union:
         return 0.0
-    return sum(rarity.get(x, 1.0) for x in a & b) / total
+    return sum(rarity.get(x, 1.0) for x in a & b) / len(union)
 
 
 def _late_plan(planned: PairFacts, occurred: PairFacts) -> bool:
