@@ -308,6 +308,23 @@ def test_a_full_name_one_misspelt_part_away_is_the_better_attested_person(tmp_pa
     assert [s.value for s in names.disagreements[0].sides] == ["Fumio Kishida", "Fumio Kashida"]
 
 
+def test_a_variant_cites_each_source_once_before_a_second_sentence(tmp_path: Path) -> None:
+    a = source(
+        tmp_path, "Fumio Kishida spoke first.", "Fumio Kishida spoke again.", "Fumio Kishida left."
+    )
+    b = source(tmp_path, "Fumio Kishida spoke in Seoul.")
+    events = [event(a, n, "Fumio Kishida") for n in ("first", "again", "left")]
+    names = resolve_actors([*events, event(b, "Seoul", "Fumio Kishida")], [a, b])
+    (variant,) = names.variants["Fumio Kishida"]
+    # Three citations at most: both sources, then the next sentence of the first, in source order.
+    assert [c.quote for c in variant.citations] == [
+        "Fumio Kishida spoke first.",
+        "Fumio Kishida spoke again.",
+        "Fumio Kishida spoke in Seoul.",
+    ]
+    assert variant.source_ids == (a.id, b.id)
+
+
 # --- determinism, records, the alias file ---------------------------------------------------------
 
 

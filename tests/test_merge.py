@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from fakeserver import FakeOpenAI, Reply
 
-from briefing.compose import fit_rows, ranked, without_labels
-from briefing.config import load_settings
+from briefing.compose import compose, fit_rows, ranked, without_labels
+from briefing.config import BriefSpec, load_settings
 from briefing.ground import cite
 from briefing.llm import make_client
 from briefing.merge import Embedder, Judge, merge_events
@@ -30,6 +30,7 @@ from briefing.merge.linking import date_written
 from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, score_pair
 from briefing.merge.signals import dates_compatible, days_apart, most_precise, places_compatible
 from briefing.models import Event, Source
+from briefing.render import markdown
 from briefing.sources import read_source
 
 
@@ -361,3 +362,29 @@ def test_pairs_in_doubt_go_to_the_model_within_its_budget(
     (fallback,) = merge_events(events, [one, two], embedder, no_budget).decisions
     assert fallback.decided_by == "budget" and not fallback.same  # below the band's middle
     assert len(fake_openai.requests) == 1
+
+
+def test_the_brief_shows_each_side_with_its_quote(tmp_path: Path, embedder: Embedder) -> None:
+    one = source(tmp_path, "one.txt", "A",
+                 "The national security advisers will meet in Seoul on Friday to discuss the "
+                 "missile threat.")  # fmt: skip
+    two = source(tmp_path, "two.txt", "B",
+                 "The national security advisers will hold talks in Seoul on Saturday about the "
+                 "missile threat.")  # fmt: skip
+    events = [
+        event(one, 2, "The national security advisers will meet in Seoul.", date="2023-12-08",
+              date_basis="relative", location="Seoul", status="planned"),
+        event(two, 2, "The national security advisers will hold talks in Seoul.",
+              date="2023-12-09", date_basis="relative", location="Seoul", status="planned"),
+    ]  # fmt: skip
+    merged = merge_events(events, [one, two], embedder)
+    brief = compose(BriefSpec(title="T"), merged, [], [], [])
+    (row,) = brief.timeline
+    assert row.sources == 2 and row.disputed == ("date",)
+    assert {c.source_id for c in row.claim.citations} == {one.id, two.id}
+    text = markdown(brief)
+    section = text.split("## Where sources disagree", 1)[1].split("## Actors", 1)[0]
+    assert "1 source gives 2023-12-08." in section and "1 source gives 2023-12-09." in section
+    for e in events:
+        assert f"“{e.citations[0].quote}”" in section
+    assert "reported by 2 sources (2 independent) · *Disputed:* date" in text

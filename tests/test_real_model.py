@@ -135,9 +135,12 @@ def test_build_one_seed_with_the_embedded_model(tmp_path: Path) -> None:
     assert manifest["usage"]["requests"] >= 1 and manifest["usage"]["completion_tokens"] > 0
     assert [i["status"] for i in manifest["inputs"]] == ["read"]
 
-    assert len(events) >= 1
-    assert manifest["counts"]["events"] == len(events)
-    _check_quotes([c for e in events for c in e["citations"]])
+    mentions = [m for e in events for m in e["mentions"]]
+    assert len(events) >= 1 and len(mentions) >= len(events)
+    records = [m for m in mentions if m["alignment"] != "linked"]
+    assert manifest["counts"]["events"] == len(records)
+    assert manifest["counts"]["canonical_events"] == len(events)
+    _check_quotes([c for m in mentions for c in m["citations"]])
     _check_quotes([c for claim in claims for c in claim["citations"]])
     assert claims
     assert paths["brief.md"].read_text(encoding="utf-8").strip()

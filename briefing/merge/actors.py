@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ..errors import ConfigError
 from ..models import (
@@ -59,6 +59,7 @@ MAX_CITATIONS = 3  # per variant or side: enough to check a claim, few enough to
 SPELLING_RATIO = 85.0  # rapidfuzz ratio: "kashida" / "kishida" is 85.7
 SPELLING_MIN = 5  # shorter words ("Kim"/"Kimm", "Pak"/"Park") are too alike to call misspelt
 MAX_NAME_PARTS = 4
+LOOKUP_CACHE = 200_000  # alias lookups remembered, at most
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "‐": "-", "‑": "-"})  # one character for one
 _WORD = re.compile(r"[^\W\d_][\w'.-]*")
@@ -134,8 +135,11 @@ def _title_case(text: str) -> str:
     )
 
 
+_POSSESSIVE = re.compile(r"'s?$")
+
+
 def _possessive(text: str) -> str:
-    return re.sub(r"'s?$", "", text)
+    return _POSSESSIVE.sub("", text) if "'" in text else text
 
 
 class Aliases:
@@ -143,6 +147,7 @@ class Aliases:
 
     def __init__(self, spec: AliasFile, path: Path) -> None:
         self.names: dict[str, tuple[str, ActorKind]] = {}  # lookup key -> canonical, kind
+        self._looked_up: dict[str, tuple[str, ActorKind] | None] = {}  # text -> lookup(text)
         for canonical, entry in spec.actors.items():
             for alias in (canonical, *entry.aliases):
                 for key in _keys(alias):
@@ -194,7 +199,15 @@ class Aliases:
 
     def lookup(self, text: str) -> tuple[str, ActorKind] | None:
         """The canonical name and kind ``text`` is an alias of, if any."""
-        return next((self.names[k] for k in _keys(text) if k in self.names), None)
+        # Cached: a corpus asks about the same words (every capitalised word it cites) often.
+        # The aliases live as long as the process; the cache is emptied before it grows large.
+        if text not in self._looked_up:
+            if len(self._looked_up) >= LOOKUP_CACHE:
+                self._looked_up.clear()
+            self._looked_up[text] = next(
+                (self.names[k] for k in _keys(text) if k in self.names), None
+            )
+        return self._looked_up[text]
 
     def country(self, text: str) -> str | None:
         """The country ``text`` names (an alias or a demonym), if any."""
@@ -329,48 +342,111 @@ def _runs(text: str) -> list[list[_Token]]:
     runs: list[list[_Token]] = [[]]
     gap, ended = 0, True
     for m in _WORD.finditer(text):
-        word = _possessive(m.group()).rstrip(".")
-        capital = word[:1].isupper()
-        if ended or not capital or not text[gap : m.start()].isspace():
-            runs.append([])
+        # Most words of a sentence are lower case: they only close the run, so the work of
+        # cutting a name out of a word is done for capitalised words (and full stops) alone.
+        # The first character is a letter and stays the word's first after the cut.
+        matched = m.group()
+        capital = matched[0].isupper()
+        stop = matched.endswith(".")
+        word = _possessive(matched).rstrip(".") if capital or stop else matched
         if capital:
+            if ended or not text[gap : m.start()].isspace():
+                runs.append([])
             runs[-1].append(_Token(_part(word), m.start(), m.start() + len(word)))
+        elif runs[-1]:
+            runs.append([])
         # A possessive ends a name, and so does a full stop after a word ("Kishida. Biden");
         # not one after an initial or an abbreviation ("J. Smith", "U.S.").
-        stop = m.group().endswith(".") and any(c.islower() for c in word)
-        gap, ended = m.end(), stop or m.group().endswith(("'s", "'"))
+        stop = stop and any(c.islower() for c in word)
+        gap, ended = m.end(), stop or matched.endswith(("'s", "'"))
     return [run for run in runs if run]
 
 
 class _People:
-    """The people the corpus names in full, and which of them a shorter or misspelt form is."""
+    """The people the corpus names in full, and which of them a shorter or misspelt form is.
+
+    Lookups are indexed by name part and cached per key: a corpus asks about the same few
+    thousand keys again and again, and a scan of every full name (or every blocker, or every
+    name part for a spelling) per question grows with the square of the corpus.
+    """
 
     def __init__(self, full: Mapping[Key, str], blockers: Iterable[Key], known: Iterable[str]):
         self.full = dict(full)  # name key -> canonical name
         self.parts = frozenset(p for key in full for p in key)
-        self.blockers = [frozenset(b) for b in blockers]
+        # The candidates repeat; a blocker blocks as well once as many times.
+        self.blockers = list(dict.fromkeys(frozenset(b) for b in blockers))
         self.known = frozenset(known) | self.parts
+        # name part -> the full names, and the blockers, that hold it
+        self._full_with: dict[str, set[Key]] = defaultdict(set)
+        for key in self.full:
+            for p in key:
+                self._full_with[p].add(key)
+        self._blockers_with: dict[str, set[frozenset[str]]] = defaultdict(set)
+        for b in self.blockers:
+            for p in b:
+                self._blockers_with[p].add(b)
+        # first letter -> name parts long enough to be misspelt (``_close`` needs both)
+        self._spellable: dict[str, list[str]] = defaultdict(list)
+        for p in sorted(self.parts):
+            if len(p) >= SPELLING_MIN:
+                self._spellable[p[0]].append(p)
+        self._complete: dict[Key, Key | None] = {}
+        self._misspelt: dict[str, str | None] = {}
+        self._match: dict[Key, tuple[Key, VariantKind] | None] = {}
+
+    def holding(self, key: Key) -> set[Key]:
+        """The full names holding every part of ``key``."""
+        if not key:
+            return set(self.full)
+        return set.intersection(*(self._full_with.get(p, set()) for p in key))
 
     def complete(self, key: Key) -> Key | None:
         """The one full name holding every part of ``key``, unless another named person could."""
-        fits = [f for f in self.full if set(key) <= set(f)]
+        if key not in self._complete:
+            self._complete[key] = self._completed(key)
+        return self._complete[key]
+
+    def _completed(self, key: Key) -> Key | None:
+        fits = self.holding(key)
         if len(fits) != 1:
             return None
+        (found,) = fits
         # "Kim" stays as written when the text also names a Kim the actors do not list.
-        named, wanted = set(fits[0]), set(key)
-        if any(wanted <= b and not (b <= named or named <= b) for b in self.blockers):
+        named, wanted = set(found), set(key)
+        if wanted:  # only blockers holding every wanted part can block
+            with_all = set.intersection(*(self._blockers_with.get(p, set()) for p in wanted))
+        else:
+            with_all = set(self.blockers)
+        if any(not (b <= named or named <= b) for b in with_all):
             return None
-        return fits[0]
+        return found
 
     def misspelt(self, part: str) -> str | None:
         """The one name part ``part`` misspells, when ``part`` is no word of the corpus itself."""
         if len(part) < SPELLING_MIN or part in self.known:
             return None
-        hits = {p for p in self.parts if _close(part, p)}
-        return next(iter(hits)) if len(hits) == 1 else None
+        if part not in self._misspelt:
+            # ``_close`` wants the same first letter and 5+ letters: look at those parts only,
+            # and let rapidfuzz's C loop drop the plainly different ones first (its cutoff a
+            # point low, so that ``_close`` alone has the last word on the borderline).
+            near = process.extract(
+                part,
+                self._spellable.get(part[0], ()),
+                scorer=fuzz.ratio,
+                score_cutoff=SPELLING_RATIO - 1,
+                limit=None,
+            )
+            hits = {p for p, _, _ in near if _close(part, p)}
+            self._misspelt[part] = next(iter(hits)) if len(hits) == 1 else None
+        return self._misspelt[part]
 
     def match(self, key: Key) -> tuple[Key, VariantKind] | None:
         """The full name ``key`` stands for, and how: the name itself, a short form, a spelling."""
+        if key not in self._match:
+            self._match[key] = self._matched(key)
+        return self._match[key]
+
+    def _matched(self, key: Key) -> tuple[Key, VariantKind] | None:
         if full := self.complete(key):
             same = set(key) == set(full)
             return full, "canonical" if key == full else "alias" if same else "short"
@@ -386,12 +462,18 @@ def _close(a: str, b: str) -> bool:
 
 
 def _candidates(
-    cited: Sequence[Citation], al: Aliases, dictionary: frozenset[str], keep: frozenset[str]
+    cited: Sequence[Citation],
+    runs: Mapping[str, list[list[_Token]]],
+    al: Aliases,
+    dictionary: frozenset[str],
+    keep: frozenset[str],
 ) -> list[tuple[Key, str, bool, str]]:
-    """Names of 2-4 parts in the cited text: (key, as written, after a title?, source id)."""
+    """Names of 2-4 parts in the cited text: (key, as written, after a title?, source id).
+
+    ``runs`` holds ``_runs`` of every quote."""
     out, skip = [], al.words | dictionary
     for c in cited:
-        for run in _runs(c.quote):
+        for run in runs[c.quote]:
             segment: list[_Token] = []
             for tok in [*run, None]:
                 word = c.quote[tok.start : tok.end] if tok else ""
@@ -426,18 +508,29 @@ def _people(
     by_parts: dict[frozenset[str], Key] = {}
     for key in sorted(forms, key=lambda k: (-len(sources[k]), k)):
         by_parts.setdefault(frozenset(key), key)  # "Kishida Fumio" is "Fumio Kishida"
+    # Both tests below look up an index instead of comparing every pair of names, which grows
+    # with the square of the corpus. The part sets in ``by_parts`` are distinct, so a name is
+    # held by a longer one exactly when some set besides its own holds all its parts.
+    holding: dict[str, set[frozenset[str]]] = defaultdict(set)  # part -> part sets with it
+    for parts in by_parts:
+        for p in parts:
+            holding[p].add(parts)
+    # (length, position, the other parts) -> the part at that position, for the names kept:
+    # a name differs from a kept one in exactly one part when it shares such an entry.
+    one_off: dict[tuple[int, int, Key], list[str]] = defaultdict(list)
     full: list[Key] = []
-    for key in by_parts.values():
+    for parts, key in by_parts.items():
         # A longer name holds this one (a short form), or one with a single part misspelt is
         # better attested ("Fumio Kashida" beside "Fumio Kishida"): not a person of its own.
-        longer = any(set(key) < set(o) for o in by_parts.values())
-        if not longer and not any(
-            len(key) == len(o)
-            and sum(map(_close, key, o)) == 1
-            and sum(map(str.__ne__, key, o)) == 1
-            for o in full
-        ):
-            full.append(key)
+        held_by = set.intersection(*(holding[p] for p in parts)) if parts else set(by_parts)
+        if len(held_by) > 1:
+            continue
+        others = [(len(key), i, key[:i] + key[i + 1 :]) for i in range(len(key))]
+        if any(_close(key[i], o) for i, other in enumerate(others) for o in one_off.get(other, ())):
+            continue
+        full.append(key)
+        for i, other in enumerate(others):
+            one_off[other].append(key[i])
     names = {k: min(forms[k].items(), key=lambda kv: (-kv[1], kv[0]))[0] for k in full}
     known = al.words | dictionary
     unblocked = _People(names, (), known)
@@ -445,20 +538,25 @@ def _people(
     return _People(names, blockers, known | {p for k in blockers for p in k})
 
 
-def _seen_in(c: Citation, people: _People, al: Aliases) -> list[_Seen]:
-    """Every known person named in a cited sentence, as written there, with the title before."""
+def _seen_in(c: Citation, runs: list[list[_Token]], people: _People, al: Aliases) -> list[_Seen]:
+    """Every known person named in a cited sentence, as written there, with the title before.
+
+    ``runs`` is ``_runs(c.quote)``."""
     seen: list[_Seen] = []
-    for run in _runs(c.quote):
+    for run in runs:
         i = 0
         while i < len(run):
-            title = al.title_before(c.quote, run[i].start)
             for j in range(min(len(run), i + MAX_NAME_PARTS), i, -1):
                 hit = people.match(tuple(t.part for t in run[i:j]))
+                if not hit:
+                    continue
+                # The title before the name is a regex search: only looked for on a hit.
+                title = al.title_before(c.quote, run[i].start)
                 # A misspelling stands where a name stands: alone, after a title or a country
                 # word, and not before an unknown name ("Helmut Schmitt" is not "Schmidt").
                 framed = i == 0 or run[i - 1].part in al.words or title is not None
                 framed = framed and (j == len(run) or run[j].part in people.known)
-                if hit and (hit[1] != "spelling" or framed):
+                if hit[1] != "spelling" or framed:
                     name = c.quote[run[i].start : run[j - 1].end]
                     seen.append(_Seen(hit[0], name, hit[1], al.formal(title), c))
                     i = j - 1
@@ -535,14 +633,18 @@ def resolve_actors(
             by_raw[raw].append(event)
     parsed = {raw: _parse(raw, al) for raw in sorted(by_raw)}
     cited = _pick((c for e in events for c in e.citations), rank, limit=None)
+    person_keys = {raw: _name_key(p.name, al) for raw, p in parsed.items() if p.kind == "person"}
     persons = [
-        (p.name, e.source_id)
-        for raw, p in parsed.items()
+        (parsed[raw].name, e.source_id)
+        for raw, key in person_keys.items()
+        if len(key) >= 2
         for e in by_raw[raw]
-        if p.kind == "person" and len(_name_key(p.name, al)) >= 2
     ]
-    keep = frozenset(part for name, _ in persons for part in _name_key(name, al))
-    people = _people(persons, _candidates(cited, al, dictionary, keep), al, dictionary)
+    keep = frozenset(part for key in person_keys.values() if len(key) >= 2 for part in key)
+    # Both passes over the cited text below want its runs of capitalised words: made once.
+    runs = {c.quote: _runs(c.quote) for c in cited}
+    candidates = _candidates(cited, runs, al, dictionary, keep)
+    people = _people(persons, candidates, al, dictionary)
 
     canonical: dict[str, str] = {}
     kinds: dict[str, ActorKind] = {}
@@ -559,7 +661,7 @@ def resolve_actors(
                         _Seen(hit[0], parsed[raw].name, how, al.formal(title), e.citations[0])
                         for e in by_raw[raw]
                     ]
-            elif any(set(key) <= set(f) for f in people.full):
+            elif people.holding(key):
                 kind = "person"  # an ambiguous short form ("Kim") is still a person
         canonical[raw] = name
         if kinds.get(name, "other") == "other":
@@ -567,7 +669,7 @@ def resolve_actors(
         found[name, raw] = (how, [e.citations[0] for e in by_raw[raw]])
 
     # How the cited sentences write the people the actors name, and what they disagree on.
-    written = [s for c in cited for s in _seen_in(c, people, al)]
+    written = [s for c in cited for s in _seen_in(c, runs[c.quote], people, al)]
     written = [s for s in written if kinds.get(people.full[s.full]) == "person"]
     for s in written:
         name = people.full[s.full]
@@ -617,9 +719,16 @@ def _pick(
         {(c.source_id, c.file, c.start, c.end): c for c in citations}.values(),
         key=lambda c: (rank.get(c.source_id, len(rank)), c.source_id, c.start, c.end, c.file),
     )
-    first = [c for i, c in enumerate(unique) if i == 0 or unique[i - 1].source_id != c.source_id]
-    chosen = (first + [c for c in unique if c not in first])[:limit]
-    return tuple(c for c in unique if c in chosen)
+    if limit is None or limit >= len(unique):
+        return tuple(unique)
+    # Positions in ``unique`` rather than the citations themselves: the citations are distinct,
+    # and a membership test on positions is a set lookup, not a pydantic ``__eq__`` per item.
+    first = [
+        i for i in range(len(unique)) if i == 0 or unique[i - 1].source_id != unique[i].source_id
+    ]
+    firsts = set(first)
+    chosen = set((first + [i for i in range(len(unique)) if i not in firsts])[:limit])
+    return tuple(c for i, c in enumerate(unique) if i in chosen)
 
 
 def _disagreements(
