@@ -17,13 +17,8 @@ import pytest
 
 from briefing.errors import ConfigError
 from briefing.ground import cite
-from briefing.merge.actors import (
-    ActorNames,
-    actor_id,
-    actor_records,
-    load_aliases,
-    resolve_actors,
-)
+from briefing.merge.actors import ActorNames, actor_id, actor_records, resolve_actors
+from briefing.merge.aliases import load_aliases
 from briefing.models import Event, Source
 from briefing.resources import resource_dir
 from briefing.sources import read_source

@@ -30,7 +30,8 @@ from ..models import (
     Side,
     Source,
 )
-from .actors import ActorNames, load_aliases
+from .actors import ActorNames
+from .aliases import load_aliases
 from .signals import dates_compatible, fold, places_compatible, precision
 
 MAX_CITATIONS = 3

@@ -31,7 +31,8 @@ from .. import dates
 from ..furniture import furniture, headline_sentences
 from ..ground import cite
 from ..models import SUMMARY_MAX, Event, Source
-from .actors import ActorNames, load_aliases
+from .actors import ActorNames
+from .aliases import load_aliases
 from .disagreements import people_leading
 from .embeddings import Embedder
 from .signals import dates_compatible, fold, place_head
