@@ -5,8 +5,9 @@ Biden", "Biden", "Japanese PM Kishida", and now and then a name its article got 
 President Kashida"). Merging needs one name per actor; the brief must still show how each source
 wrote it. Resolution is lookups and rules, no model:
 
-* **Countries and organisations** (:mod:`briefing.merge.aliases`): pycountry's names plus ``data/actors.toml`` (usual English
-  names, abbreviations, capitals standing for governments, organisations, demonyms).
+* **Countries and organisations** (:mod:`briefing.merge.aliases`): pycountry's names plus
+  ``data/actors.toml`` (usual English names, abbreviations, capitals standing for governments,
+  organisations, demonyms).
   "<country> government" is the country; a country's ministry stays its own organisation, under
   one spelling ("Seoul's Foreign Ministry" -> "South Korea's Foreign Ministry").
 * **People**: titles and country adjectives come off the front ("Japanese PM Kishida" ->
