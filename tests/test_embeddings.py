@@ -97,11 +97,16 @@ def test_same_vectors_with_one_thread(embedder: Embedder) -> None:
     assert np.abs(single.embed(MIXED) - embedder.embed(MIXED)).max() < 1e-5
 
 
+def test_negative_threads_refused() -> None:
+    with pytest.raises(ValueError):
+        Embedder.load(threads=-1)
+
+
 def test_paraphrase_scores_above_unrelated(embedder: Embedder) -> None:
     a, b, c = embedder.embed([CAMP_DAVID, PARAPHRASE, UNRELATED])
     paraphrase, unrelated = float(a @ b), float(a @ c)
     assert paraphrase > unrelated + 0.3
-    assert paraphrase > 0.5
+    assert paraphrase > 0.45
     assert unrelated < 0.3
 
 

@@ -172,12 +172,14 @@ def _decide(
     names: ActorNames,
     judge: Judge | None,
 ) -> dict[tuple[int, int], MergeDecision]:
-    """A decision for every scored pair; the model for the pairs in doubt, nearest the middle
-    of the band first, while its budget lasts."""
+    """A decision for every scored pair; the model for the pairs in doubt while its budget lasts:
+    first those with something concrete in common (a place, a day, a person), then the others,
+    each nearest the middle of the band first."""
     middle = (scoring.SAME + scoring.DIFFERENT) / 2
     decisions: dict[tuple[int, int], MergeDecision] = {}
     doubtful = sorted(
-        (s for s in scored if s.verdict == "doubt"), key=lambda s: (abs(s.score - middle), s.a, s.b)
+        (s for s in scored if s.verdict == "doubt"),
+        key=lambda s: (not s.concrete, abs(s.score - middle), s.a, s.b),
     )
     asked = {(s.a, s.b) for s in doubtful[: judge.budget]} if judge is not None else set()
     for s in scored:

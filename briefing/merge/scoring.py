@@ -75,6 +75,8 @@ class PairScore:
     verdict: Verdict
     hard: bool  # can never be one event
     reason: str
+    # A place, a day or a person in common: something the model can check the pair against.
+    concrete: bool = False
 
 
 def score_pair(
@@ -167,7 +169,7 @@ def score_pair(
         verdict = "different"
     else:
         verdict = "doubt"
-    return PairScore(a, b, round(score, 4), verdict, hard, ", ".join(why))
+    return PairScore(a, b, round(score, 4), verdict, hard, ", ".join(why), concrete)
 
 
 def weighted_overlap(a: frozenset[str], b: frozenset[str], rarity: Mapping[str, float]) -> float:
