@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fakeserver import FakeOpenAI, Reply
 
-from briefing.compose import compose, fit_rows, ranked, without_labels
+from briefing.compose import compose, echoes_scope, fit_rows, ranked, without_labels
 from briefing.config import BriefSpec, load_settings
 from briefing.ground import cite
 from briefing.llm import make_client
@@ -388,3 +388,16 @@ def test_the_brief_shows_each_side_with_its_quote(tmp_path: Path, embedder: Embe
     for e in events:
         assert f"“{e.citations[0].quote}”" in section
     assert "reported by 2 sources (2 independent) · *Disputed:* date" in text
+
+
+def test_a_point_that_restates_the_scope_is_not_a_development() -> None:
+    scope = (
+        "How the United States, Japan and South Korea coordinate on North Korea: leaders' "
+        "summits, national security advisers' meetings and working groups on cyber operations."
+    )
+    echo = (
+        "The US, Japan and South Korea coordinate on North Korea through leaders' summits, "
+        "security advisers' meetings and cyber working groups."
+    )
+    assert echoes_scope(echo, scope)
+    assert not echoes_scope("The security advisers will meet in Seoul on 9 December 2023.", scope)

@@ -33,6 +33,9 @@ from .judge import Judge
 
 __all__ = ["Embedder", "Judge", "MergeResult", "merge_events"]
 
+# Below this score a pair is clearly two events, and no chain of other pairs may join them.
+KEEP_APART = scoring.DIFFERENT - 0.12
+
 
 @dataclass(frozen=True)
 class MergeResult:
@@ -87,9 +90,15 @@ def merge_events(
     stats["model_verdicts"] = sum(1 for d in decisions.values() if d.decided_by == "model")
 
     same = [(s.score, s.a, s.b) for s in scored if decisions[(s.a, s.b)].same]
-    # Every pair decided "different" keeps its two groups apart: "A is B" and "B is C" must
-    # not make A and C one event when A and C were judged two.
-    apart = [(s.a, s.b) for s in scored if not decisions[(s.a, s.b)].same]
+    # A pair clearly judged two events keeps its groups apart: "A is B" and "B is C" must not
+    # make A and C one event when A and C cannot be (a hard reason, the model's word, or a score
+    # far below the band). A pair merely short of "same" does not block: its evidence was thin.
+    apart = [
+        (s.a, s.b)
+        for s in scored
+        if not decisions[(s.a, s.b)].same
+        and (s.hard or decisions[(s.a, s.b)].decided_by == "model" or s.score < KEEP_APART)
+    ]
     groups = grouping.group(len(events), same, apart)
 
     linked = linking.link_mentions(events, groups, sources, embedder, names, files or {}, vectors)
