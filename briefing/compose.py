@@ -153,8 +153,10 @@ def echoes_scope(text: str, scope: str) -> bool:
 
 
 def without_labels(text: str) -> str:
-    """``text`` with the model's event labels ("E3", "(E3, E7)", "as reported in E3") removed."""
+    """``text`` with the model's event labels ("E3", "(E3, E7)", "as reported in E3") and the
+    prompt's own "There:" marker (a small model copies the row it read) removed."""
     cleaned = _LABELS.sub("", text)
+    cleaned = re.sub(r"\s*\bThere:\s*(\w?)", lambda m: " " + m.group(1).upper(), cleaned)
     cleaned = re.sub(r"\s+([,.;:])", r"\1", cleaned)
     return " ".join(cleaned.split())
 

@@ -266,6 +266,10 @@ def test_labels_never_reach_the_reader() -> None:
     assert without_labels("The envoys met in Seoul (E3, E7).") == "The envoys met in Seoul."
     assert without_labels("Talks were held, as reported in E3.") == "Talks were held."
     assert without_labels("E2 and E5 describe the launch.") == "describe the launch."
+    assert (
+        without_labels("They met in Tokyo. There: they agreed.")
+        == "They met in Tokyo. They agreed."
+    )
 
 
 def test_rows_are_cut_to_the_budget_most_corroborated_first(
