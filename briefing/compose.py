@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import llm, resources
@@ -46,13 +47,25 @@ MAX_OUTCOMES_SHOWN = 3  # per event, in the key-developments prompt
 # events (6,000 prompt tokens) the embedded model wrote one point restating the scope (measured
 # on 50 news articles); fewer, better-supported events keep it on what happened.
 MAX_KEY_EVENTS = 40
-# A point whose words are mostly the scope's restates what the brief is about, not what happened.
-SCOPE_ECHO = 0.6
+# A point that takes this share of its words from the scope and not from the events it cites
+# restates what the brief is about, not what happened.
+SCOPE_ECHO = 0.4
 # "E3", "(E3)", "(E3, E7)", "as reported in E3": the model's handles, not words for a reader.
 _LABELS = re.compile(
     r"\s*(?:,?\s*(?:as )?(?:reported|described|noted|stated|cited|seen) (?:in|by) )?"
     r"\(?\b(?:E\d+)(?:\s*(?:,|and|&)\s*E\d+)*\b\)?"
 )
+
+
+@dataclass(frozen=True)
+class KeyDevelopments:
+    """The model's key points as kept, and what became of the rest."""
+
+    points: tuple[Claim, ...]
+    usage: Usage
+    shown: int  # events the request could show, most corroborated first
+    unsupported: int  # points citing no event they were shown
+    scope_echoes: int  # points restating the brief's scope
 
 
 def timeline_order(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
@@ -83,9 +96,9 @@ def key_developments(
     spec: BriefSpec,
     events: Sequence[CanonicalEvent],
     on_notice: Callable[[str], None] | None = None,
-) -> tuple[tuple[Claim, ...], Usage, int]:
-    """Ask the model for 3–7 key points citing event labels; returns them as claims, the usage,
-    and how many events the request could show (the most corroborated, as many as fit)."""
+) -> KeyDevelopments:
+    """Ask the model for 3–7 key points citing event labels: the points kept as claims, what
+    they cost, how many events the request could show, and why the others were dropped."""
     outcomes = _outcomes_of(events)
     rows = [
         {
@@ -122,15 +135,17 @@ def key_developments(
         on_notice=on_notice,
     )
     claims: list[Claim] = []
+    unsupported = echoes = 0
     for point in answer.value.points:
         cited = [labels[x.strip()] for x in dict.fromkeys(point.events) if x.strip() in labels]
         text = without_labels(point.text)
         if not cited or len(text) < 20:
-            continue  # a point that cites no known event has nothing to stand on
-        if echoes_scope(text, spec.scope):
-            continue
-        claims.append(_claim("key_developments", text, _citations(cited), cited))
-    return tuple(claims), answer.usage, len(shown)
+            unsupported += 1  # a point that cites no event it was shown has nothing to stand on
+        elif echoes_scope(text, spec.scope, [_event_text(e) for e in cited]):
+            echoes += 1
+        else:
+            claims.append(_claim("key_developments", text, _citations(cited), cited))
+    return KeyDevelopments(tuple(claims), answer.usage, len(shown), unsupported, echoes)
 
 
 def fit_rows(rows: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[str, Any]]:
@@ -146,10 +161,23 @@ def fit_rows(rows: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[st
     return kept
 
 
-def echoes_scope(text: str, scope: str) -> bool:
-    """Whether most of a point's words are the scope's: it says what the brief is about."""
+def echoes_scope(text: str, scope: str, cited: Sequence[str] = ()) -> bool:
+    """Whether a point says what the brief is about rather than what its events report: a large
+    share of its words are the scope's and in none of the ``cited`` events' words."""
     words = content_words(text)
-    return bool(words) and len(words & content_words(scope)) / len(words) >= SCOPE_ECHO
+    if not words:
+        return False
+    reported = set().union(*(content_words(c) for c in cited)) if cited else set()
+    borrowed = (words & content_words(scope)) - reported
+    return len(borrowed) / len(words) >= SCOPE_ECHO
+
+
+def _event_text(event: CanonicalEvent) -> str:
+    """What an event's sources say: its summaries and quotes."""
+    return " ".join(
+        [event.summary, *(m.summary for m in event.mentions)]
+        + [c.quote for m in event.mentions for c in m.citations]
+    )
 
 
 def without_labels(text: str) -> str:
@@ -250,16 +278,28 @@ def safe_key_developments(
     if not top:
         return (), Usage(), ["No events were extracted, so there are no key developments."]
     try:
-        points, usage, shown = key_developments(client, settings, spec, events, on_notice)
+        written = key_developments(client, settings, spec, events, on_notice)
     except LLMError as exc:
         return (), exc.usage or Usage(), [f"Key developments could not be written: {exc}"]
-    notes = [] if points else ["The model's key developments cited no known event; none are shown."]
-    if shown < len(top):
+    notes = []
+    if written.unsupported:
         notes.append(
-            f"Key developments were written from the {shown} most corroborated of "
-            f"{len(top)} events (all that fit the model's context); the timeline has them all."
+            f"{written.unsupported} of the model's key developments cited no event it "
+            "was shown and " + ("was" if written.unsupported == 1 else "were") + " left out."
         )
-    return points, usage, notes
+    if written.scope_echoes:
+        notes.append(
+            f"{written.scope_echoes} of the model's key developments restated the "
+            "brief's scope rather than an event and "
+            + ("was" if written.scope_echoes == 1 else "were")
+            + " left out."
+        )
+    if written.shown < len(top):
+        notes.append(
+            f"Key developments were written from the {written.shown} most corroborated of "
+            f"{len(top)} events; the timeline has them all."
+        )
+    return written.points, written.usage, notes
 
 
 def _outcomes_of(events: Sequence[CanonicalEvent]) -> dict[str, list[CanonicalEvent]]:

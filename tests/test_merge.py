@@ -404,4 +404,13 @@ def test_a_point_that_restates_the_scope_is_not_a_development() -> None:
         "security advisers' meetings and cyber working groups."
     )
     assert echoes_scope(echo, scope)
-    assert not echoes_scope("The security advisers will meet in Seoul on 9 December 2023.", scope)
+    assert echoes_scope(echo, scope, ["The envoys met in Seoul on Monday."])
+    meeting = "The security advisers will meet in Seoul on 9 December 2023."
+    assert not echoes_scope(
+        meeting, scope, ["The advisers of the three countries will meet in Seoul."]
+    )
+    # Words the scope shares with what the cited events report are the events' words.
+    launch = "North Korea's summits and cyber operations were discussed by the leaders."
+    assert echoes_scope(launch, scope)
+    assert not echoes_scope(launch, scope, ["Leaders discussed North Korea's cyber operations "
+                                            "at their summits."])  # fmt: skip
