@@ -7,7 +7,7 @@ Sources table is rebuilt from the files (furniture recomputed; the counts of dro
 re-pointed drafts are not in ``events.json`` and show as 0). Until builds keep their state,
 this is how a merge or composition change is tried on such a corpus.
 
-    python benchmarks/rebrief.py out/nk50 corpora/nk50 --brief corpora/nk50.toml --out out/nk50b
+    python benchmarks/rebrief.py out/nk50 corpora/nk50 --brief benchmarks/nk50.toml --out out/nk50b
 """
 
 from __future__ import annotations
