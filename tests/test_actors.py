@@ -413,3 +413,19 @@ def test_the_seeds_show_kashida_and_the_disagreement() -> None:
     assert names.canonical["Moscow"] == "Russia"
     assert names.canonical["Seoul's Foreign Ministry"] == "South Korea's Foreign Ministry"
     assert names.canonical["Biden"] == "Joe Biden"
+
+
+def test_a_title_alone_is_the_one_person_the_sources_give_it(tmp_path: Path) -> None:
+    one = source(tmp_path, "Japanese Prime Minister Fumio Kishida met the envoys in Tokyo.")
+    two = source(tmp_path, "The Japanese PM said the talks were of great significance.")
+    events = [
+        event(one, "Kishida", "Fumio Kishida"),
+        event(two, "Japanese PM", "Japanese PM"),
+    ]
+    names = resolve_actors(events, [one, two])
+    assert names.canonical["Japanese PM"] == "Fumio Kishida"
+    assert ("Japanese PM", "alias") in {(v.text, v.kind) for v in names.variants["Fumio Kishida"]}
+    assert "Japanese PM" not in names.kinds
+    # Given to nobody in the cited words, the title stays as written.
+    alone = resolve_actors([event(two, "Japanese PM", "Japanese PM")], [two])
+    assert alone.canonical["Japanese PM"] == "Japanese PM"

@@ -422,6 +422,7 @@ def resolve_actors(
         name = people.full[s.full]
         how = "alias" if s.kind == "canonical" and s.written != name else s.kind
         found.setdefault((name, s.written), (how, []))[1].append(s.citation)
+    _resolve_titles(parsed, canonical, kinds, found, written, people, al)
     variants: dict[str, list[Variant]] = defaultdict(list)
     for (name, as_written), (how, citations) in found.items():
         source_ids = _ordered((c.source_id for c in citations), rank)
@@ -452,6 +453,47 @@ def resolve_actors(
         },
         disagreements=tuple(sorted(disagreements, key=lambda d: (d.subject, d.field))),
     )
+
+
+def _resolve_titles(
+    parsed: Mapping[str, _Parse],
+    canonical: dict[str, str],
+    kinds: dict[str, ActorKind],
+    found: dict[tuple[str, str], tuple[VariantKind, list[Citation]]],
+    written: Sequence[_Seen],
+    people: _People,
+    al: Aliases,
+) -> None:
+    """A title with no name ("Japanese PM") is the one person the cited sentences give that
+    title after that country's adjective ("Japanese Prime Minister Fumio Kishida"); it stays as
+    written when they give it to nobody or to two."""
+    for raw, p in parsed.items():
+        if canonical.get(raw) != p.name or kinds.get(p.name) not in ("other", None):
+            continue
+        tokens = raw.split()
+        n, country = al.country_prefix(tokens)
+        after = " ".join(tokens[n:])
+        m = al.title_start.match(after + " ")  # the title alone: nothing follows it
+        if not n or not country or m is None or after[m.end() :].strip():
+            continue
+        title = m.group()
+        adjective = re.escape(" ".join(tokens[:n]))
+        wanted = al.title_key(title)
+        holders = {
+            s.full
+            for s in written
+            if s.title
+            and al.title_key(s.title) == wanted
+            and re.search(rf"\b{adjective}\s+{re.escape(s.title)}", s.citation.quote)
+        }
+        if len(holders) != 1:
+            continue
+        person = people.full[holders.pop()]
+        _, citations = found.pop((p.name, raw))
+        canonical[raw] = person
+        if not any(name == p.name for name, _ in found):
+            kinds.pop(p.name, None)
+        found.setdefault((person, raw), ("alias", []))[1].extend(citations)
 
 
 def _ordered(source_ids: Iterable[str], rank: Mapping[str, int]) -> tuple[str, ...]:
