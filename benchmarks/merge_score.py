@@ -26,7 +26,6 @@ Everything here is a pure function of already loaded records; only :func:`load_g
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections import Counter, defaultdict
@@ -38,13 +37,13 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from briefing.merge.signals import dates_compatible
 from briefing.models import (
     Actor,
     CanonicalEvent,
     Citation,
     Disagreement,
     MergeDecision,
-    parse_partial_date,
 )
 
 # The build's UTF-8 copy of a source whose text is not the file itself: ``<stem>.<sha[:12]>.txt``
@@ -263,25 +262,6 @@ def best_gold(spans: Sequence[tuple[int, int]], candidates: Sequence[GoldLine]) 
         if chars > best_chars:
             best, best_chars = g, chars
     return best
-
-
-def date_range(value: str | None) -> tuple[dt.date, dt.date] | None:
-    """First and last day of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        return parse_partial_date(value)
-    except ValueError:
-        return None
-
-
-def dates_compatible(a: str | None, b: str | None) -> bool:
-    """Whether two partial dates can name the same day (their ranges overlap). A missing or
-    unparsable date is compatible with anything: it states nothing to disagree with."""
-    ra, rb = date_range(a), date_range(b)
-    if ra is None or rb is None:
-        return True
-    return ra[0] <= rb[1] and rb[0] <= ra[1]
 
 
 # --- matching mentions ---------------------------------------------------------------------------
