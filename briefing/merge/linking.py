@@ -111,7 +111,7 @@ def link_mentions(
             by_word[word].append(r)
     work: list[tuple[int, set[int], list[int]]] = []  # (group, sentences naming it, its own)
     for g, members in enumerate(groups):
-        anchors, _ = _anchors([events[i] for i in members], names)
+        anchors = _anchors([events[i] for i in members], names)
         reported_by = {events[i].source_id for i in members}
         hits = {
             r
@@ -242,15 +242,15 @@ def is_capital(place: str) -> bool:
     return hit is not None and hit[1] == "country"
 
 
-def _anchors(mentions: Sequence[Event], names: ActorNames) -> tuple[set[str], set[str]]:
-    """Places (folded) that pin the group's event down, and (none yet) people."""
+def _anchors(mentions: Sequence[Event], names: ActorNames) -> set[str]:
+    """The places (folded) that pin the group's event down."""
     places: set[str] = set()
     for m in mentions:
         places |= named_places(m, names)
         if m.location and place_head(m.location):
             places.add(fold(m.location.split(",")[0]))  # where its own source says it was
     # People are no anchor: leaders are named in every story about them, whatever it reports.
-    return places, set()
+    return places
 
 
 def _linked_event(source: Source, number: int, file: str, lead: Event, names: ActorNames) -> Event:
