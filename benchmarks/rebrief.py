@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,12 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in read
     ]
     with local.embedded_server(settings, on_status=print) as server:
-        ready = replace(
-            settings.with_endpoint(server.base_url, "local", server.model_name),
-            validation_attempts=2,
-            context_tokens=settings.local.context_size,
-            extra_body=dict(settings.local.sampling),
-        )
+        ready = local.server_settings(settings, server)
         client = pipeline.llm.make_client(ready)
         started = time.monotonic()
         merged = pipeline.merge_stage(client, ready, records, read, files, pipeline.BuildProgress())

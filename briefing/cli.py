@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -204,15 +203,7 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
         progress.stage("starting the embedded model")
         with local.embedded_server(settings, on_status=progress.notice) as server:
             ready = time.monotonic() - started
-            local_settings = replace(
-                settings.with_endpoint(server.base_url, "local", server.model_name),
-                # More requests than server slots would only queue there, hiding real progress.
-                concurrency=min(settings.concurrency, settings.local.parallel),
-                # A small model seldom fixes on a second re-ask what it got wrong twice.
-                validation_attempts=min(settings.validation_attempts, 2),
-                context_tokens=settings.local.context_size,
-                extra_body={**settings.local.sampling, **settings.extra_body},
-            )
+            local_settings = local.server_settings(settings, server)
             endpoint = pipeline.Endpoint(
                 server=f"127.0.0.1:{server.port} (embedded llama-server"
                 + (", reused)" if server.reused else ")"),

@@ -100,6 +100,7 @@ def key_developments(
     """Ask the model for 3–7 key points citing event labels: the points kept as claims, what
     they cost, how many events the request could show, and why the others were dropped."""
     outcomes = _outcomes_of(events)
+    order = ranked(events)
     rows = [
         {
             "label": f"E{i}",
@@ -109,13 +110,13 @@ def key_developments(
             "summary": e.summary,
             "outcomes": [o.summary for o in outcomes.get(e.id, ())][:MAX_OUTCOMES_SHOWN],
         }
-        for i, e in enumerate(ranked(events), 1)
+        for i, e in enumerate(order, 1)
     ]
     system = resources.render("prompts", SYSTEM_PROMPT)
     budget = settings.context_tokens - MAX_REPLY_TOKENS - PROMPT_MARGIN_TOKENS
     budget -= _tokens(system) + _tokens(spec.title + spec.scope)
     shown = fit_rows(rows[:MAX_KEY_EVENTS], budget)
-    labels = {r["label"]: e for r, e in zip(shown, ranked(events), strict=False)}
+    labels = {r["label"]: e for r, e in zip(shown, order, strict=False)}
     messages = [
         {"role": "system", "content": system},
         {

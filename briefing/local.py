@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,19 @@ def find_running_server(settings: Settings) -> LocalServer | None:
 
 # ---------------------------------------------------------------------------------------------
 # Starting and stopping
+
+
+def server_settings(settings: Settings, server: LocalServer) -> Settings:
+    """``settings`` pointed at the embedded ``server``, with what a small local model needs."""
+    return replace(
+        settings.with_endpoint(server.base_url, "local", server.model_name),
+        # More requests than server slots would only queue there, hiding real progress.
+        concurrency=min(settings.concurrency, settings.local.parallel),
+        # A small model seldom fixes on a second re-ask what it got wrong twice.
+        validation_attempts=min(settings.validation_attempts, 2),
+        context_tokens=settings.local.context_size,
+        extra_body={**settings.local.sampling, **settings.extra_body},
+    )
 
 
 @contextmanager

@@ -73,7 +73,8 @@ def merge_events(
     vectors = embedder.embed([e.summary for e in events]) if events else np.zeros((0, 384))
     stats["embed_seconds"] = round(time.monotonic() - started, 3)
 
-    facts = [_facts(e, names, sources) for e in events]
+    published = {s.id: s.published for s in sources}
+    facts = [_facts(e, names, published) for e in events]
     mentions = [
         blocking.Mention(i, e.source_id, _strong_date(e), facts[i].actors, e.location)
         for i, e in enumerate(events)
@@ -154,9 +155,8 @@ def _strong_date(event: Event) -> str | None:
     return event.date if event.date_basis in ("stated", "relative") else None
 
 
-def _facts(event: Event, names: ActorNames, sources: Sequence[Source]) -> scoring.PairFacts:
+def _facts(event: Event, names: ActorNames, published: dict[str, str | None]) -> scoring.PairFacts:
     actors = names.of(event)
-    published = next((s.published for s in sources if s.id == event.source_id), None)
     places = linking.named_places(event, names)
     return scoring.PairFacts(
         source_id=event.source_id,
@@ -167,7 +167,7 @@ def _facts(event: Event, names: ActorNames, sources: Sequence[Source]) -> scorin
         actors=frozenset(actors),
         persons=frozenset(a for a in actors if names.kinds.get(a) == "person"),
         sentences=frozenset((c.file, c.start) for c in event.citations),
-        published=published,
+        published=published.get(event.source_id),
         places=places,
         capitals=frozenset(p for p in places if linking.is_capital(p)),
         meeting=outcomes.is_meeting(event),
