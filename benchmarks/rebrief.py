@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from briefing import compose, local, pipeline  # noqa: E402
+from briefing import compose, llm, local, pipeline  # noqa: E402
 from briefing.config import load_settings  # noqa: E402
 from briefing.extract import prepare  # noqa: E402
 from briefing.models import Event, SourceEntry  # noqa: E402
@@ -60,12 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             furniture=tuple(sorted(prepare(s, settings.window_chars).furniture)),
             furniture_preview=(),
             events=sum(1 for r in records if r.source_id == s.id),
+            unsupported=0,
+            realigned=0,
+            salvaged=False,
         )
         for s in read
     ]
     with local.embedded_server(settings, on_status=print) as server:
         ready = local.server_settings(settings, server)
-        client = pipeline.llm.make_client(ready)
+        client = llm.make_client(ready)
         started = time.monotonic()
         merged = pipeline.merge_stage(client, ready, records, read, files, pipeline.BuildProgress())
         merge_s = time.monotonic() - started

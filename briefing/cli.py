@@ -31,9 +31,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from . import __version__, local, pipeline, sources
+from . import __version__, changes, llm, local, pipeline, sources, state
 from .config import Settings, load_settings
-from .errors import BriefingError, SourceError
+from .errors import BriefingError, SourceError, StateError
 from .models import Source, Usage
 
 # soft_wrap: a message is one line even when stderr is a pipe (Rich would wrap it at 80 columns).
@@ -159,6 +159,9 @@ def main() -> None:
 @click.option(
     "--timeout", type=float, help="Seconds to wait for the server's next bytes (default 600)."
 )
+@click.option(
+    "--force", is_flag=True, help="Ask the model again for everything, ignoring stored replies."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
     """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""
@@ -179,7 +182,8 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
             f"{len(result.failures)} not read, {len(result.events)} events in "
             f"{len(result.brief.timeline)} timeline rows, "
             f"{len(result.merged.disagreements)} disagreements, "
-            f"{usage.requests} requests, {usage.prompt_tokens} tokens in "
+            f"{usage.requests} requests ({usage.cache_hits} answered from the refresh state), "
+            f"{usage.prompt_tokens} tokens in "
             f"({usage.cached_tokens} reused) / {usage.completion_tokens} out, "
             f"{result.seconds:.0f}s"
         )
@@ -199,19 +203,34 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
         progress = RichProgress(bars, err_console)
         if not settings.use_local:
             return pipeline.build(settings, targets, progress)
-        started = time.monotonic()
-        progress.stage("starting the embedded model")
-        with local.embedded_server(settings, on_status=progress.notice) as server:
-            ready = time.monotonic() - started
-            local_settings = local.server_settings(settings, server)
-            endpoint = pipeline.Endpoint(
-                server=f"127.0.0.1:{server.port} (embedded llama-server"
-                + (", reused)" if server.reused else ")"),
-                embedded_model=server.model_name,
-            )
-            return pipeline.build(
-                local_settings, targets, progress, endpoint, extra_timings={"server_start": ready}
-            )
+        planned = local.server_settings(settings)
+        timings: dict[str, float] = {}
+        servers: list[local.LocalServer] = []
+        with contextlib.ExitStack() as stack:
+
+            def connect() -> Any:
+                """Start (or reuse) the embedded server: only when a request must go out."""
+                started = time.monotonic()
+                progress.stage("starting the embedded model")
+                server = stack.enter_context(
+                    local.embedded_server(settings, on_status=progress.notice)
+                )
+                timings["server_start"] = time.monotonic() - started
+                servers.append(server)
+                progress.stage("extracting events")
+                return llm.openai_client(planned, server.base_url)
+
+            def endpoint() -> pipeline.Endpoint:
+                if not servers:
+                    return pipeline.Endpoint("none (every reply from the refresh state)")
+                server = servers[0]
+                return pipeline.Endpoint(
+                    server=f"127.0.0.1:{server.port} (embedded llama-server"
+                    + (", reused)" if server.reused else ")"),
+                    embedded_model=server.model_name,
+                )
+
+            return pipeline.build(planned, targets, progress, endpoint, timings, connect)
 
 
 @main.command()
@@ -245,6 +264,62 @@ def check_command(claims: Path) -> None:
         )
         if problems:
             sys.exit(1)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="out")
+def runs(out: Path) -> None:
+    """List the builds kept in OUT's refresh state, oldest first, with what each cost."""
+    with _errors_as_messages(False):
+        if not state.state_path(out).is_file():
+            raise StateError(f"no builds in {out} yet (no {state.state_path(out)})")
+        with state.open_state(out, exclusive=False) as st:
+            records = st.runs()
+        click.echo(f"{'run':>4}  {'finished':<25} {'sources':>7} {'requests':>8} "
+                   f"{'from state':>10} {'tokens in':>9} {'out':>6} {'seconds':>7}")  # fmt: skip
+        for r in records:
+            usage = Usage.model_validate(r.manifest.get("usage", {}))
+            seconds = sum(r.manifest.get("timings", {}).values())
+            click.echo(
+                f"{r.id:>4}  {r.finished_at:<25} {len(r.sources):>7} {usage.requests:>8} "
+                f"{usage.cache_hits:>10} {usage.prompt_tokens:>9} {usage.completion_tokens:>6} "
+                f"{seconds:>7.1f}"
+            )
+
+
+@main.command()
+@click.argument("run_a", type=int, required=False)
+@click.argument("run_b", type=int, required=False)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="out")
+def diff(run_a: int | None, run_b: int | None, out: Path) -> None:
+    """What changed from build RUN_A to RUN_B (default: the last two builds in OUT)."""
+    with _errors_as_messages(False):
+        if not state.state_path(out).is_file():
+            raise StateError(f"no builds in {out} yet (no {state.state_path(out)})")
+        with state.open_state(out, exclusive=False) as st:
+            ids = [r.id for r in st.runs()]
+            if run_a is None:
+                if len(ids) < 2:
+                    raise StateError(f"{out} has {len(ids)} build(s): nothing to compare yet")
+                run_a, run_b = ids[-2], ids[-1]
+            run_b = run_b if run_b is not None else ids[-1]
+            a, b = st.run(run_a), st.run(run_b)
+        for number, record in ((run_a, a), (run_b, b)):
+            if record is None:
+                raise StateError(f"no build {number} in {out} (builds: {ids[0]}–{ids[-1]})")
+        assert a is not None and b is not None
+        found = changes.compare(a.id, a.finished_at, a.events, a.sources, b.events, b.sources)
+        click.echo(f"build {a.id} → build {b.id}: {changes.summary_line(found)}")
+        labels = {"new": "new", "corroborated": "more sources", "weakened": "fewer sources",
+                  "retracted": "retracted"}  # fmt: skip
+        for s in found.sources:
+            click.echo(f"  source {s.kind}: {s.path}")
+        for e in found.events:
+            click.echo(f"  {labels[e.kind]}: {e.date or 'undated'} {e.summary}")
+        for subject in found.new_disagreements:
+            click.echo(f"  new disagreement: {subject}")
+        for text in found.retracted_key_points:
+            click.echo(f"  key point retracted: {text}")
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import llm, resources
 from .align import content_words
+from .changes import Changes
 from .config import BriefSpec, Settings
 from .errors import LLMError
 from .merge import MergeResult
@@ -134,6 +135,7 @@ def key_developments(
         reask=lambda errors: resources.render("prompts", "reask.j2", errors=errors),
         max_tokens=MAX_REPLY_TOKENS,
         on_notice=on_notice,
+        purpose="key developments",
     )
     claims: list[Claim] = []
     unsupported = echoes = 0
@@ -197,6 +199,7 @@ def compose(
     failures: Sequence[SourceFailure],
     key_points: Sequence[Claim],
     notes: Sequence[str] = (),
+    changes: Changes | None = None,
 ) -> Brief:
     """Assemble the brief: key points as given; timeline, disagreements, actors from the merge."""
     outcomes = _outcomes_of(merged.canonical)
@@ -264,6 +267,7 @@ def compose(
         sources=tuple(sources),
         failures=tuple(failures),
         notes=tuple(notes),
+        changes=changes,
     )
 
 

@@ -88,6 +88,7 @@ class Settings:
     # Pairs of mentions in doubt that merging may ask the model about, per build
     # (BRIEFING_MERGE_QUESTIONS); the rest are decided by their score.
     merge_questions: int = 24
+    force: bool = False  # --force: ask every request again instead of reusing the state's replies
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
 
     @property
@@ -95,7 +96,7 @@ class Settings:
         """Where the brief and its JSON files are written."""
         return self.brief.out
 
-    def with_endpoint(self, base_url: str, api_key: str, model: str) -> Settings:
+    def with_endpoint(self, base_url: str | None, api_key: str, model: str) -> Settings:
         """A copy pointed at another server (used once the embedded server is up)."""
         return replace(self, base_url=base_url, api_key=api_key, model=model)
 
@@ -137,7 +138,8 @@ def _relative_to(base: Path, path: Path) -> Path:
 def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     """Build :class:`Settings` from the environment and CLI flags (flags win).
 
-    ``flags`` keys: brief_file, model, base_url, out, concurrency, local, local_model, timeout.
+    ``flags`` keys: brief_file, model, base_url, out, concurrency, local, local_model, timeout,
+    force.
     The embedded model is used with ``--local``, or when neither ``OPENAI_API_KEY`` nor
     ``OPENAI_BASE_URL`` is set.
     """
@@ -185,5 +187,6 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         request_timeout=float(flags.get("timeout") or env.get("BRIEFING_TIMEOUT") or 600),
         window_chars=int(window),
         merge_questions=int(questions),
+        force=bool(flags.get("force")),
         cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
     )

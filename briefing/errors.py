@@ -48,5 +48,9 @@ class LocalModelError(BriefingError):
     """The embedded model or its server cannot be found, assembled or started."""
 
 
+class StateError(BriefingError):
+    """The refresh state cannot be used: another build holds it, or it is damaged or newer."""
+
+
 class EmbeddingError(BriefingError):
     """The sentence-embedding model used for merging cannot be found, verified or run."""

@@ -16,6 +16,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -115,6 +116,7 @@ def extract(
                 on_tokens=tokens,
                 on_notice=progress.on_notice,
                 cancel=progress.cancel,
+                purpose=f"extract {Path(source.path).name}",
             )
         except InvalidReply as exc:
             reply = salvage(exc.last_reply, context, repair)

@@ -9,17 +9,24 @@ Two loops, kept apart:
   appended (``ask``), up to ``settings.validation_attempts`` answers in all.
 
 Usage (requests, tokens, seconds) is counted across both loops.
+
+In front of both sits the reply cache (``Client.cache``, the refresh state): a request asked
+before, byte for byte, is answered from it and costs nothing. Replies are cached as the server
+gave them (invalid ones too), so a rebuild replays the same re-asks and repairs and ends with the
+same records.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlparse
 
 import httpx2
 import openai
@@ -37,10 +44,9 @@ from tenacity import (
 from .config import Settings
 from .errors import AuthenticationFailed, InvalidReply, LLMError, ServerUnreachable
 from .models import Usage
+from .state import CachedReply
 
 T = TypeVar("T", bound=BaseModel)
-# Other modules name the client through this alias, so that only this module imports openai.
-Client = openai.OpenAI
 Message = dict[str, str]
 # Called with the number of content chunks (about one token each) received so far.
 TokenCallback = Callable[[int], None]
@@ -68,14 +74,114 @@ class _Completion:
     usage: Usage
 
 
-def make_client(settings: Settings) -> Client:
-    """An ``openai.OpenAI`` client for the settings' server, with the SDK's own retries off."""
+# Makes the openai client when the first request must really go out.
+Connect = Callable[[], openai.OpenAI]
+
+
+class CacheMiss(Exception):  # not an error: a signal to the caller
+    """A cache-only client met a request it has no reply for."""
+
+
+class ReplyCache(Protocol):
+    """Where replies are kept between builds (``state.State``)."""
+
+    def reply(self, key: str) -> CachedReply | None: ...
+
+    def store_reply(
+        self, key: str, purpose: str, model: str, server: str, reply: CachedReply
+    ) -> None: ...
+
+
+@dataclass
+class Client:
+    """The server's ``openai.OpenAI`` client, made on first use, and the reply cache before it.
+
+    ``connect`` runs only when a request must really go out: a rebuild answered wholly from the
+    cache never starts the embedded server. ``reuse=False`` (``--force``) asks every request
+    again and keeps the new replies.
+    """
+
+    connect: Connect
+    cache: ReplyCache | None = None
+    reuse: bool = True
+    _api: openai.OpenAI | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def api(self) -> openai.OpenAI:
+        """The openai client, connecting on the first call."""
+        with self._lock:
+            if self._api is None:
+                self._api = self.connect()
+            return self._api
+
+    @property
+    def connected(self) -> bool:
+        """Whether any request has needed the server."""
+        return self._api is not None
+
+    def cache_only(self) -> Client:
+        """A client answering from the cache alone: a request it has no reply for raises
+        :class:`CacheMiss` instead of going out."""
+        return Client(connect=_cache_miss, cache=self.cache, reuse=True)
+
+
+def _cache_miss() -> openai.OpenAI:
+    raise CacheMiss
+
+
+def make_client(
+    settings: Settings,
+    cache: ReplyCache | None = None,
+    *,
+    reuse: bool = True,
+    connect: Connect | None = None,
+) -> Client:
+    """A client for the settings' server, the SDK's own retries off (``connect`` overrides how
+    the openai client is made, e.g. after starting the embedded server)."""
+    return Client(connect=connect or (lambda: openai_client(settings)), cache=cache, reuse=reuse)
+
+
+def openai_client(settings: Settings, base_url: str | None = None) -> openai.OpenAI:
+    """An ``openai.OpenAI`` client for ``base_url`` (default: the settings'), no SDK retries."""
     return openai.OpenAI(
         api_key=settings.api_key or "not-needed",
-        base_url=settings.base_url,
+        base_url=base_url or settings.base_url,
         timeout=settings.request_timeout,
         max_retries=0,
     )
+
+
+def server_identity(settings: Settings) -> str:
+    """What the cache keys a reply by besides the request: "embedded" for the embedded model
+    (its port changes every run, its weights are named in the model), else the server's host."""
+    if settings.use_local:
+        return "embedded"
+    return urlparse(settings.base_url or "https://api.openai.com").netloc
+
+
+def request_key(
+    settings: Settings,
+    messages: Sequence[Message],
+    fmt: dict[str, Any],
+    max_tokens: int,
+    attempt: int = 1,
+) -> str:
+    """A hash of everything that decides a reply: server, model, messages, schema, sampling,
+    and which answer of its ``ask`` this is (a re-ask can repeat a conversation word for word;
+    its reply is kept apart, so a rebuild replays each answer as it came)."""
+    request = {
+        "attempt": attempt,
+        "server": server_identity(settings),
+        "model": settings.model,
+        "messages": list(messages),
+        "response_format": fmt,
+        "max_tokens": max_tokens,
+        "temperature": settings.temperature,
+        "seed": 0,
+        "extra_body": dict(settings.extra_body),
+    }
+    blob = json.dumps(request, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def response_format(model: type[BaseModel], name: str, *, openai_strict: bool) -> dict[str, Any]:
@@ -98,8 +204,11 @@ def ask(
     on_tokens: TokenCallback | None = None,
     on_notice: NoticeCallback | None = None,
     cancel: threading.Event | None = None,
+    purpose: str = "",
 ) -> Answer[T]:
     """Get a reply that validates as ``reply_model``; re-ask with the errors (``reask(errors)``).
+
+    ``purpose`` labels the cached replies ("extract <source id>", "merge", "key developments").
 
     ``cancel``, once set, stops transport retries.
 
@@ -115,9 +224,10 @@ def ask(
     problem = ""
     for attempt in range(1, settings.validation_attempts + 1):
         try:
-            done = _complete(
-                client, settings, conversation, fmt, max_tokens, on_tokens, on_notice, cancel
-            )
+            done = _cached_complete(
+                client, settings, conversation, fmt, max_tokens, on_tokens, on_notice, cancel,
+                purpose, attempt,
+            )  # fmt: skip
         except LLMError as exc:
             exc.usage = total + (exc.usage or Usage())  # earlier answers were paid for too
             raise
@@ -164,6 +274,34 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 # --- transport ----------------------------------------------------------------------------------
+
+
+def _cached_complete(
+    client: Client,
+    settings: Settings,
+    messages: Sequence[Message],
+    fmt: dict[str, Any],
+    max_tokens: int,
+    on_tokens: TokenCallback | None,
+    on_notice: NoticeCallback | None,
+    cancel: threading.Event | None,
+    purpose: str,
+    attempt: int,
+) -> _Completion:
+    """The cached reply to this exact request, else a new one, kept as soon as it arrives."""
+    if client.cache is None:
+        return _complete(client, settings, messages, fmt, max_tokens, on_tokens, on_notice, cancel)
+    key = request_key(settings, messages, fmt, max_tokens, attempt)
+    if client.reuse and (hit := client.cache.reply(key)) is not None:
+        if on_tokens:
+            on_tokens(hit.usage.completion_tokens)
+        return _Completion(hit.text, hit.finish_reason, Usage(cache_hits=1))
+    done = _complete(client, settings, messages, fmt, max_tokens, on_tokens, on_notice, cancel)
+    client.cache.store_reply(
+        key, purpose, settings.model, server_identity(settings),
+        CachedReply(done.text, done.finish_reason, done.usage),
+    )  # fmt: skip
+    return done
 
 
 def _complete(
@@ -235,7 +373,7 @@ def _stream_once(
     on_tokens: TokenCallback | None,
 ) -> _Completion:
     started = time.monotonic()
-    stream = client.chat.completions.create(  # type: ignore[call-overload]
+    stream = client.api().chat.completions.create(  # type: ignore[call-overload]
         model=settings.model,
         messages=list(messages),
         response_format=fmt,

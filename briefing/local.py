@@ -174,10 +174,18 @@ def find_running_server(settings: Settings) -> LocalServer | None:
 # Starting and stopping
 
 
-def server_settings(settings: Settings, server: LocalServer) -> Settings:
-    """``settings`` pointed at the embedded ``server``, with what a small local model needs."""
+def server_settings(settings: Settings, server: LocalServer | None = None) -> Settings:
+    """``settings`` pointed at the embedded ``server``, with what a small local model needs.
+
+    Without ``server``: the same settings before any server runs (requests look the same; the
+    URL comes with the server, which starts only when a request is not in the refresh state).
+    """
     return replace(
-        settings.with_endpoint(server.base_url, "local", server.model_name),
+        settings.with_endpoint(
+            server.base_url if server else None,
+            "local",
+            server.model_name if server else settings.model,
+        ),
         # More requests than server slots would only queue there, hiding real progress.
         concurrency=min(settings.concurrency, settings.local.parallel),
         # A small model seldom fixes on a second re-ask what it got wrong twice.

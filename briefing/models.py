@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from .changes import Changes
+
 
 class Record(BaseModel):
     """Base for every record: unknown fields are an error, instances are immutable."""
@@ -353,6 +355,7 @@ class Usage(Record):
     """Work paid for: requests (retries included), tokens and seconds."""
 
     requests: int = 0
+    cache_hits: int = 0  # requests answered from the refresh state instead of the server
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -365,6 +368,7 @@ class Usage(Record):
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             requests=self.requests + other.requests,
+            cache_hits=self.cache_hits + other.cache_hits,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
@@ -458,6 +462,7 @@ class Brief(Record):
     sources: tuple[SourceEntry, ...]
     failures: tuple[SourceFailure, ...]
     notes: tuple[str, ...]
+    changes: Changes | None = None  # since the last build into the same folder
 
     def claims(self) -> list[Claim]:
         """Every cited sentence of the brief, in reading order."""

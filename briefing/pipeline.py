@@ -7,14 +7,26 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Event as Flag
 from urllib.parse import urlparse
 
-from . import __version__, check, compose, extract, ground, llm, merge, resources, sources
+from . import (
+    __version__,
+    changes,
+    check,
+    compose,
+    extract,
+    ground,
+    llm,
+    merge,
+    resources,
+    sources,
+    state,
+)
 from .config import Settings
 from .errors import AuthenticationFailed, BriefingError, LLMError, ServerUnreachable, SourceError
 from .models import (
@@ -28,7 +40,7 @@ from .models import (
     SourceFailure,
     Usage,
 )
-from .render import write_outputs
+from .render import events_document, write_outputs
 
 SKIPPED = "skipped: the server failed on an earlier source"
 
@@ -83,21 +95,37 @@ def build(
     settings: Settings,
     paths: Sequence[Path],
     progress: BuildProgress | None = None,
-    endpoint: Endpoint | None = None,
+    endpoint: Endpoint | Callable[[], Endpoint] | None = None,
     extra_timings: dict[str, float] | None = None,
+    connect: llm.Connect | None = None,
 ) -> BuildResult:
-    """Build the brief of ``paths`` into ``settings.out_dir``.
+    """Build the brief of ``paths`` into ``settings.out_dir``, reusing every reply the refresh
+    state (``OUT/.briefing/state.db``) holds for the same request.
 
     Sources that cannot be read or extracted are listed in the brief as not read. Raises
     :class:`SourceError` when no source can be read, and the server's error when no source
-    could be extracted: then there is no brief to write.
+    could be extracted: then there is no brief to write. ``connect`` makes the openai client
+    when the first request must go out (the CLI starts the embedded server there);
+    ``endpoint`` and ``extra_timings`` are read when the manifest is written, after it.
     """
+    with state.open_state(settings.out_dir) as st:
+        client = llm.make_client(settings, st, reuse=not settings.force, connect=connect)
+        return _build(st, client, settings, paths, progress, endpoint, extra_timings)
+
+
+def _build(
+    st: state.State,
+    client: llm.Client,
+    settings: Settings,
+    paths: Sequence[Path],
+    progress: BuildProgress | None,
+    endpoint: Endpoint | Callable[[], Endpoint] | None,
+    extra_timings: dict[str, float] | None,
+) -> BuildResult:
     progress = progress or BuildProgress()
     started = time.monotonic()
-    timings: dict[str, float] = dict(extra_timings or {})
-    endpoint = endpoint or Endpoint(
-        server=urlparse(settings.base_url or "https://api.openai.com").netloc
-    )
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
 
     progress.stage("reading sources")
     t = time.monotonic()
@@ -112,7 +140,6 @@ def build(
 
     progress.stage("extracting events")
     t = time.monotonic()
-    client = llm.make_client(settings)
     extractions, extract_failures = _extract_all(client, settings, read, progress)
     failures = [*failures, *extract_failures]
     timings["extract"] = time.monotonic() - t
@@ -143,10 +170,33 @@ def build(
         client, settings, settings.brief, merged.canonical, progress.notice
     )
     timings["compose"] = time.monotonic() - t
-    brief = compose.compose(settings.brief, merged, entries, failures, key_points, notes)
+    document = {
+        **events_document(merged),
+        "key_points": [{"text": c.text, "event_ids": list(c.event_ids)} for c in key_points],
+    }
+    now_sources = {s.id: s.path for s in read if s.id in extractions}
+    what_changed = None
+    if (previous := st.last_run()) is not None:
+        what_changed = changes.compare(
+            previous.id,
+            previous.finished_at,
+            previous.events,
+            previous.sources,
+            document,
+            now_sources,
+        )
+    brief = compose.compose(
+        settings.brief, merged, entries, failures, key_points, notes, what_changed
+    )
 
     usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
     usage = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
+    timings.update(extra_timings or {})
+    if callable(endpoint):
+        endpoint = endpoint()
+    endpoint = endpoint or Endpoint(
+        server=urlparse(settings.base_url or "https://api.openai.com").netloc
+    )
     manifest = Manifest(
         briefing_version=__version__,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -177,6 +227,17 @@ def build(
     progress.stage("writing the brief")
     out = write_outputs(settings.out_dir, brief, merged, manifest)
     check.assert_quotes_match(out["claims"])
+    st.record_run(
+        started_at,
+        manifest.model_dump(mode="json"),
+        document,
+        out["brief"].read_text(encoding="utf-8"),
+        list(now_sources.items()),
+    )
+    if what_changed is not None:
+        progress.notice(
+            f"since build {what_changed.previous_run}: {changes.summary_line(what_changed)}"
+        )
     return BuildResult(
         paths=out,
         brief=brief,
@@ -237,6 +298,23 @@ def _extract_all(
     results: dict[str, Extraction] = {}
     failures: list[SourceFailure] = []
     fatal = Flag()
+    pending = list(read)
+    if client.cache is not None and client.reuse:
+        # Sources the state answers wholly are replayed here, in order, with no server at all;
+        # the server starts (in this thread) only if some request is new.
+        replay = client.cache_only()
+        pending = []
+        for source in read:
+            try:
+                done = extract.extract(replay, settings, source, extract.ExtractionProgress())
+            except llm.CacheMiss:
+                pending.append(source)
+                continue
+            results[source.id] = done
+            progress.source_done(source, len(done.reply.events), done.usage)
+        if not pending:
+            return results, failures
+        client.api()
 
     def one(source: Source) -> Extraction | None:
         if fatal.is_set():
@@ -257,7 +335,7 @@ def _extract_all(
 
     pool = ThreadPoolExecutor(max_workers=settings.concurrency)
     try:
-        futures = {pool.submit(one, s): s for s in read}
+        futures = {pool.submit(one, s): s for s in pending}
         for future in as_completed(futures):
             source = futures[future]
             try:

@@ -1,6 +1,11 @@
 """Child processes that must not outlive us: started in their own session, logged to a file,
 stopped with SIGTERM then SIGKILL, and killed at interpreter exit as a last resort.
 
+However we die: on Linux a child asks the kernel for SIGKILL when the thread that started it
+ends (``PR_SET_PDEATHSIG``), so even a build killed with SIGKILL, which runs no ``finally`` and
+no ``atexit``, leaves no llama-server behind. Children are started from the main thread, whose
+end is the process's end.
+
 :func:`exit_on_termination` turns SIGTERM/SIGHUP into an exception for a block, so every
 ``finally`` that stops a child runs when the build itself is terminated.
 """
@@ -9,11 +14,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -45,11 +52,29 @@ def spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], 
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop it ourselves
+                preexec_fn=_die_with(os.getpid()),
             )
         except OSError as exc:
             raise LocalModelError(f"cannot start {command[0]}: {exc.strerror}") from exc
     _track(proc)
     return proc, offset
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """Run in the child before it execs: SIGKILL when the parent goes (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above: go now
+            os._exit(1)
+
+    return arm
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

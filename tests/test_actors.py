@@ -429,3 +429,39 @@ def test_a_title_alone_is_the_one_person_the_sources_give_it(tmp_path: Path) -> 
     # Given to nobody in the cited words, the title stays as written.
     alone = resolve_actors([event(two, "Japanese PM", "Japanese PM")], [two])
     assert alone.canonical["Japanese PM"] == "Japanese PM"
+
+
+def test_a_persons_country_comes_from_the_words_before_their_title(tmp_path: Path) -> None:
+    src = source(
+        tmp_path,
+        "Japanese Prime Minister Fumio Kishida arrived.",
+        "Japan's Director General Namazu Hiroyuki spoke.",
+        "Republic of Korea (ROK) Vice Foreign Minister Cho Koo-rae agreed.",
+        "Assistant Secretary of State Daniel Kritenbrink convened the talks.",
+        "In Tokyo, Prime Minister Sato Ken said nothing.",
+    )
+    events = [
+        event(src, "Kishida", "Fumio Kishida"),
+        event(src, "Namazu", "Namazu Hiroyuki"),
+        event(src, "Cho", "Cho Koo-rae"),
+        event(src, "Kritenbrink", "Daniel Kritenbrink"),
+        event(src, "Sato", "Sato Ken"),
+    ]
+    names = resolve_actors(events, [src])
+    assert names.countries == {
+        "Fumio Kishida": "Japan", "Namazu Hiroyuki": "Japan", "Cho Koo-rae": "South Korea",
+    }  # fmt: skip
+    assert names.with_countries(["Fumio Kishida", "Sato Ken"]) == {
+        "Fumio Kishida", "Japan", "Sato Ken",
+    }  # fmt: skip
+
+
+def test_a_person_given_two_countries_equally_has_none(tmp_path: Path) -> None:
+    src = source(
+        tmp_path,
+        "Japanese Ambassador Mark Hale spoke.",
+        "British Ambassador Mark Hale replied.",
+    )
+    events = [event(src, "Japanese", "Mark Hale"), event(src, "British", "Mark Hale")]
+    names = resolve_actors(events, [src])
+    assert "Mark Hale" not in names.countries

@@ -95,7 +95,7 @@ def test_build_prints_a_summary_line_and_exits_0(fake_openai: FakeOpenAI, tmp_pa
     (summary,) = lines_with(result.stderr, "Wrote ")
     assert summary.startswith(f"Wrote {out / 'brief.md'}: 5 sources read, 0 not read, ")
     assert " events in " in summary and " timeline rows, " in summary
-    assert " 6 requests, " in summary and "tokens in" in summary
+    assert " 6 requests (0 answered from the refresh state), " in summary and "tokens in" in summary
     assert (out / "brief.md").is_file() and (out / "claims.json").is_file()
 
 
@@ -342,4 +342,4 @@ def test_window_chars_reaches_the_build(fake_openai: FakeOpenAI, tmp_path: Path)
     # One request a window, and one for the key developments.
     assert len(fake_openai.requests) == sum(windows) + 1
     (summary,) = lines_with(result.stderr, "Wrote ")
-    assert f" {sum(windows) + 1} requests, " in summary
+    assert f" {sum(windows) + 1} requests (0 answered" in summary

@@ -428,6 +428,26 @@ def test_no_orphan_when_interrupted(tmp_path: Path, sig: signal.Signals, code: i
             kill(server_pid)
 
 
+def test_no_orphan_when_the_build_is_killed_with_sigkill(tmp_path: Path) -> None:
+    # SIGKILL runs no finally and no atexit: only the kernel (PR_SET_PDEATHSIG) can stop the
+    # server, which leads its own session and would otherwise run on, holding 1.6 GB.
+    child = start_child(tmp_path, "embedded")
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.startswith("READY "), child.stderr.read() if child.stderr else line
+        server_pid = int(line.split()[1])
+        assert not gone(server_pid)
+        child.kill()
+        assert child.wait(timeout=20) == -signal.SIGKILL
+        assert wait_until(lambda: gone(server_pid), 5), "llama-server survived a SIGKILL"
+    finally:
+        child.kill()
+        child.wait()
+        with contextlib.suppress(UnboundLocalError):
+            kill(server_pid)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_no_orphan_when_interrupted_during_startup(tmp_path: Path, sig: signal.Signals) -> None:
     binary, record = fake_binary(tmp_path, mode="hang")

@@ -149,6 +149,26 @@ def test_one_sources_two_reports_of_its_meeting_merge() -> None:
     assert score_pair(0, 1, a, b, 0.70).verdict == "same"
 
 
+def test_two_papers_news_of_the_day_is_something_concrete() -> None:
+    # No day, place or person in common, but both report it as their news, published a day apart.
+    korea = frozenset({"North Korea"})
+    a = facts(source_id="a", actors=korea, news_of="2017-02-13")
+    b = facts(source_id="b", actors=korea, news_of="2017-02-14")
+    assert score_pair(0, 1, a, b, 0.80, {"North Korea": 0.0}).concrete
+    late = facts(source_id="b", actors=korea, news_of="2017-02-16")  # three days later: not
+    assert not score_pair(0, 1, a, late, 0.80, {"North Korea": 0.0}).concrete
+    assert not score_pair(0, 1, a, facts(source_id="b", actors=korea), 0.80).concrete
+
+
+def test_a_low_score_inside_one_sources_meeting_keeps_nothing_apart() -> None:
+    a = facts(date="2024-12-09", meeting=True, weak_date="2024-12-09")
+    b = facts(date=None, meeting=True, weak_date="2024-12-09", type="AGREE")
+    low = score_pair(0, 1, a, b, 0.10)
+    assert low.one_meeting and low.verdict == "different"
+    other_day = facts(date="2024-12-11", meeting=True, weak_date="2024-12-11")
+    assert not score_pair(0, 1, a, other_day, 0.10).one_meeting
+
+
 def test_grouping_never_chains_across_a_pair_judged_different() -> None:
     # A~B and B~C, but A and C cannot be one event: B joins the stronger, C stays apart.
     groups = group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[(0, 2)])
@@ -366,6 +386,35 @@ def test_pairs_in_doubt_go_to_the_model_within_its_budget(
     (fallback,) = merge_events(events, [one, two], embedder, no_budget).decisions
     assert fallback.decided_by == "budget" and not fallback.same  # below the band's middle
     assert len(fake_openai.requests) == 1
+
+
+def test_one_sources_meeting_in_doubt_is_not_asked_and_leaders_stand_for_countries(
+    tmp_path: Path, embedder: Embedder, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.respond_with(lambda body: Reply.json({"same": False, "reason": "different"}))
+    settings = load_settings({"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "t"}, {})
+    met = (
+        "Assistant Secretary Daniel Kritenbrink convened with Japan's Director General Namazu "
+        "Hiroyuki and Republic of Korea Vice Foreign Minister Cho Koo-rae."
+    )
+    trilateral = "The United States, South Korea and Japan met in trilateral talks."
+    agreed = "The meeting discussed steps to disrupt cyber theft."
+    src = source(tmp_path, "one.txt", "A", met, trilateral, agreed)
+    events = [
+        event(src, 2, met, date="2024-12-09",
+              actors=("Daniel Kritenbrink", "Namazu Hiroyuki", "Cho Koo-rae")),
+        event(src, 3, trilateral, date="2024-12-09",
+              actors=("United States", "South Korea", "Japan")),
+        event(src, 4, agreed, date="2024-12-09", type="AGREE",
+              actors=("United States", "South Korea", "Japan")),
+    ]  # fmt: skip
+    judge = Judge(make_client(settings), settings, 4, {src.id: None})
+    result = merge_events(events, [src], embedder, judge)
+    assert not fake_openai.requests  # the model never saw the article's own meeting
+    (doubt,) = [d for d in result.decisions if DIFFERENT <= d.score < SAME]
+    assert doubt.decided_by == "signals" and "one source's meeting" in doubt.reason
+    # Leaders only in one record, countries only in the other: still a candidate pair.
+    assert {doubt.a, doubt.b} == {events[0].id, events[1].id}
 
 
 def test_the_brief_shows_each_side_with_its_quote(tmp_path: Path, embedder: Embedder) -> None:

@@ -30,6 +30,7 @@ from .corroboration import Independence
 from .disagreements import event_disagreements
 from .embeddings import Embedder
 from .judge import Judge
+from .signals import days_apart, precision
 
 __all__ = ["Embedder", "Judge", "MergeResult", "merge_events"]
 
@@ -98,7 +99,11 @@ def merge_events(
         (s.a, s.b)
         for s in scored
         if not decisions[(s.a, s.b)].same
-        and (s.hard or decisions[(s.a, s.b)].decided_by == "model" or s.score < KEEP_APART)
+        and (
+            s.hard
+            or decisions[(s.a, s.b)].decided_by == "model"
+            or (s.score < KEEP_APART and not s.one_meeting)
+        )
     ]
     groups = grouping.group(len(events), same, apart)
 
@@ -125,7 +130,11 @@ def merge_events(
     stats["canonical_events"] = len(canonical)
     stats["seconds"] = round(time.monotonic() - started, 3)
     if on_notice and judge is not None and judge.asked:
-        on_notice(f"merge: asked the model about {judge.asked} pair(s) in doubt")
+        stored = judge.usage.cache_hits
+        on_notice(
+            f"merge: the model decided {judge.asked} pair(s) in doubt"
+            + (f" ({stored} answered from the refresh state)" if stored else "")
+        )
     return MergeResult(
         canonical=canonical,
         actors=actors,
@@ -164,7 +173,7 @@ def _facts(event: Event, names: ActorNames, published: dict[str, str | None]) ->
         date=_strong_date(event),
         place=event.location,
         status=event.status,
-        actors=frozenset(actors),
+        actors=names.with_countries(actors),
         persons=frozenset(a for a in actors if names.kinds.get(a) == "person"),
         sentences=frozenset((c.file, c.start) for c in event.citations),
         published=published.get(event.source_id),
@@ -172,7 +181,22 @@ def _facts(event: Event, names: ActorNames, published: dict[str, str | None]) ->
         capitals=frozenset(p for p in places if linking.is_capital(p)),
         meeting=outcomes.is_meeting(event),
         weak_date=event.date,
+        news_of=_news_of(event, published.get(event.source_id)),
     )
+
+
+def _news_of(event: Event, published: str | None) -> str | None:
+    """The source's publication day when ``event`` is its main news: it happened (by its own
+    date, or the article's) at most ``scoring.NEWS_DAYS`` before the article came out."""
+    if event.role != "main" or event.status != "occurred" or not published:
+        return None
+    published = published[:10]
+    if precision(published) < 3 or (event.date and precision(event.date) < 3):
+        return None
+    before = days_apart(event.date, published) if event.date else 0
+    if before is None or before > scoring.NEWS_DAYS or (event.date or "") > published:
+        return None
+    return published
 
 
 def _decide(
@@ -183,11 +207,15 @@ def _decide(
 ) -> dict[tuple[int, int], MergeDecision]:
     """A decision for every scored pair; the model for the pairs in doubt while its budget lasts:
     first those with something concrete in common (a place, a day, a person), then the others,
-    each nearest the middle of the band first."""
+    each nearest the middle of the band first.
+
+    One source's two reports of its meeting are not asked: the model sees two sentences out of
+    their article and called such pairs different (seed 004's one meeting, measured), while the
+    signals know they come from one article and one day. The score decides them."""
     middle = (scoring.SAME + scoring.DIFFERENT) / 2
     decisions: dict[tuple[int, int], MergeDecision] = {}
     doubtful = sorted(
-        (s for s in scored if s.verdict == "doubt"),
+        (s for s in scored if s.verdict == "doubt" and not s.one_meeting),
         key=lambda s: (not s.concrete, abs(s.score - middle), s.a, s.b),
     )
     asked = {(s.a, s.b) for s in doubtful[: judge.budget]} if judge is not None else set()
@@ -209,7 +237,8 @@ def _decide(
                 )  # fmt: skip
                 continue
         decisions[key] = MergeDecision(
-            a=a.id, b=b.id, same=s.score >= middle, score=s.score, decided_by="budget",
+            a=a.id, b=b.id, same=s.score >= middle, score=s.score,
+            decided_by="signals" if s.one_meeting else "budget",
             reason=f"{s.reason}; in doubt, decided by the score",
         )  # fmt: skip
     return decisions

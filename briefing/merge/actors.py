@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..models import (
@@ -46,7 +46,17 @@ from ..models import (
     VariantKind,
 )
 from .aliases import _QUOTES, Aliases, _clean, _part, load_aliases
-from .people import Key, People, Seen, known_people, name_candidates, name_key, seen_in, word_runs
+from .people import (
+    Key,
+    People,
+    Seen,
+    affiliations,
+    known_people,
+    name_candidates,
+    name_key,
+    seen_in,
+    word_runs,
+)
 
 MAX_CITATIONS = 3  # per variant or side: enough to check a claim, few enough to read
 
@@ -62,10 +72,17 @@ class ActorNames:
     kinds: Mapping[str, ActorKind]  # canonical name -> kind
     variants: Mapping[str, tuple[Variant, ...]]  # canonical name -> how sources write it
     disagreements: tuple[Disagreement, ...]  # name and title differences across sources
+    countries: Mapping[str, str] = field(default_factory=dict)  # person -> their country
 
     def of(self, event: Event) -> tuple[str, ...]:
         """The event's canonical actor names, de-duplicated, in the event's order."""
         return tuple(dict.fromkeys(self.canonical.get(a, a) for a in event.actors))
+
+    def with_countries(self, names: Iterable[str]) -> frozenset[str]:
+        """``names`` plus the country of each person among them: "Joe Biden" also stands for
+        the United States when two reports of one summit name leaders in one, countries in the
+        other."""
+        return frozenset(names) | {self.countries[n] for n in names if n in self.countries}
 
 
 class _Parse(NamedTuple):
@@ -183,6 +200,7 @@ def resolve_actors(
         for d in _disagreements(people.full[full], group, al, rank)
     ]
     order = {"canonical": 0, "alias": 1, "short": 1, "spelling": 1}
+    titled = [(canonical[raw], raw) for raw in parsed if kinds.get(canonical[raw]) == "person"]
     return ActorNames(
         canonical=canonical,
         kinds=dict(sorted(kinds.items())),
@@ -191,6 +209,7 @@ def resolve_actors(
             for name, vs in sorted(variants.items())
         },
         disagreements=tuple(sorted(disagreements, key=lambda d: (d.subject, d.field))),
+        countries=affiliations(written, titled, people, al),
     )
 
 

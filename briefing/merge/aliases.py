@@ -203,6 +203,22 @@ class Aliases:
         m = self.title_end.search(text[max(0, end - 80) : end])  # titles are shorter than that
         return " ".join(m.group().split()) if m else None
 
+    def country_before(self, text: str, end: int) -> str | None:
+        """The country written before the title that ends at ``text[end:]``, if any: "Japanese
+        Prime Minister ", "Japan's Director General ", "Republic of Korea (ROK) Vice Minister "."""
+        head = text[max(0, end - 100) : end].translate(_QUOTES)
+        m = self.title_end.search(head)
+        if m is None:
+            return None  # no title, no claim: "talks in Tokyo, Kishida said" says nothing
+        head = re.sub(r"\s*\([^()]*\)$", "", head[: m.start()].rstrip())
+        if not head or not (head[-1].isalnum() or head.endswith("'s")):
+            return None  # "Japan, Prime Minister …": a list, not an adjective
+        tokens = head.split()[-MAX_NAME_PARTS:]
+        for n in range(len(tokens), 0, -1):  # longest first: "South Korea" before "Korea"
+            if found := self.country(_possessive(" ".join(tokens[-n:]))):
+                return found
+        return None
+
     def strip_titles(self, text: str) -> tuple[str | None, str]:
         """("PM", "Fumio Kishida") for "Japanese PM Fumio Kishida"; (None, text) without a title."""
         title, rest = None, text

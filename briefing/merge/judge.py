@@ -70,6 +70,7 @@ class Judge:
                 reask=lambda errors: resources.render("prompts", "reask.j2", errors=errors),
                 max_tokens=MAX_REPLY_TOKENS,
                 on_notice=self.on_notice,
+                purpose="merge",
             )
         except LLMError as exc:
             self.usage = self.usage + (exc.usage or Usage())

@@ -275,3 +275,30 @@ def seen_in(c: Citation, runs: list[list[_Token]], people: People, al: Aliases) 
                     break
             i += 1
     return seen
+
+
+def affiliations(
+    written: Sequence[Seen], titled: Iterable[tuple[str, str]], people: People, al: Aliases
+) -> dict[str, str]:
+    """Each person's country, where the corpus says it before their title ("Japanese Prime
+    Minister Fumio Kishida", "Japan's Director General Namazu Hiroyuki").
+
+    ``written``: the names seen in cited sentences; ``titled``: (canonical name, actor string)
+    for the actor strings that name a person. A person the sources give two countries as often
+    each has none: a country is a blocking key, and a wrong one pairs unrelated events.
+    """
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in written:
+        at = s.citation.quote.find(s.written)
+        if at >= 0 and (country := al.country_before(s.citation.quote, at)):
+            votes[people.full[s.full]][country] += 1
+    for name, raw in titled:
+        n, country = al.country_prefix(raw.split())
+        if n and country and n < len(raw.split()):
+            votes[name][country] += 1
+    found: dict[str, str] = {}
+    for name, counts in sorted(votes.items()):
+        top = counts.most_common(2)
+        if len(top) == 1 or top[0][1] > top[1][1]:
+            found[name] = top[0][0]
+    return found

@@ -16,6 +16,7 @@ from ..merge import MergeResult
 from ..models import Brief, Citation, Claim, Manifest
 
 MARKDOWN_TEMPLATE = "brief.md.j2"
+CHANGES_TEMPLATE = "changes.md.j2"
 
 
 class CitationNumbers:
@@ -83,10 +84,26 @@ def _quotes(claim: Claim) -> list[dict[str, Any]]:
     ]
 
 
+def events_document(merged: MergeResult) -> dict[str, Any]:
+    """``events.json``: canonical events with their mentions, actors, disagreements, decisions."""
+    return {
+        "events": [e.model_dump(mode="json") for e in merged.canonical],
+        "actors": [a.model_dump(mode="json") for a in merged.actors],
+        "disagreements": [d.model_dump(mode="json") for d in merged.disagreements],
+        "decisions": [d.model_dump(mode="json") for d in merged.decisions],
+    }
+
+
+def changes_markdown(brief: Brief) -> str:
+    """``changes.md``: the brief's What changed section on its own."""
+    return resources.render("templates", CHANGES_TEMPLATE, brief=brief)
+
+
 def write_outputs(
     out_dir: Path, brief: Brief, merged: MergeResult, manifest: Manifest
 ) -> dict[str, Path]:
-    """Write brief.md, events.json, claims.json and manifest.json; returns their paths."""
+    """Write brief.md, events.json, claims.json, manifest.json and, from the second build on,
+    changes.md; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "brief": out_dir / "brief.md",
@@ -95,17 +112,12 @@ def write_outputs(
         "manifest": out_dir / "manifest.json",
     }
     _write_atomic(paths["brief"], markdown(brief))
-    _write_json(
-        paths["events"],
-        {
-            "events": [e.model_dump(mode="json") for e in merged.canonical],
-            "actors": [a.model_dump(mode="json") for a in merged.actors],
-            "disagreements": [d.model_dump(mode="json") for d in merged.disagreements],
-            "decisions": [d.model_dump(mode="json") for d in merged.decisions],
-        },
-    )
+    _write_json(paths["events"], events_document(merged))
     _write_json(paths["claims"], {"claims": [c.model_dump(mode="json") for c in brief.claims()]})
     _write_json(paths["manifest"], manifest.model_dump(mode="json"))
+    if brief.changes is not None:
+        paths["changes"] = out_dir / "changes.md"
+        _write_atomic(paths["changes"], changes_markdown(brief))
     return paths
 
 

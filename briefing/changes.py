@@ -1,0 +1,186 @@
+"""What changed between two versions of a brief: sources, events, disagreements, key points.
+
+A version is what the refresh state stores per run (``state.RunRecord``): its canonical events
+with their mentions, its disagreements, its key points and the sources it read. Events of two
+versions are the same event when they share a mention (a mention's id is a hash of its source
+and its record, and an unchanged source gives the same records from the cache), so an event
+keeps its identity when a new source joins it and its canonical id changes.
+
+* **new**: an event of this version that shares no mention with the last;
+* **corroborated**: an event that more sources report than before;
+* **weakened**: an event that fewer sources report (one of them was removed or edited);
+* **retracted**: an event of the last version none of whose mentions is left: every source it
+  rested on was removed or edited. A key point is retracted when every event it cited is.
+
+Outcomes under a meeting are left out: their meeting's line says enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ChangeKind = Literal["new", "corroborated", "weakened", "retracted"]
+SourceChangeKind = Literal["added", "edited", "removed"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceChange(_Record):
+    """A source added, edited (same path, new content) or removed since the last version."""
+
+    path: str
+    kind: SourceChangeKind
+
+
+class EventChange(_Record):
+    """One event that is new, more or less corroborated, or retracted."""
+
+    kind: ChangeKind
+    event_id: str  # this version's id; the last version's for a retracted event
+    date: str | None
+    summary: str
+    sources_before: int
+    sources_now: int
+
+
+class Changes(_Record):
+    """Everything that changed since ``previous_run``."""
+
+    previous_run: int
+    previous_at: str
+    sources: tuple[SourceChange, ...]
+    events: tuple[EventChange, ...]
+    new_disagreements: tuple[str, ...]  # their subjects
+    retracted_key_points: tuple[str, ...]  # their text
+
+    @property
+    def empty(self) -> bool:
+        """Nothing changed at all."""
+        return not (
+            self.sources or self.events or self.new_disagreements or self.retracted_key_points
+        )
+
+
+def compare(
+    previous_run: int,
+    previous_at: str,
+    before: Mapping[str, Any],
+    before_sources: Mapping[str, str],
+    now: Mapping[str, Any],
+    now_sources: Mapping[str, str],
+) -> Changes:
+    """What changed from version ``before`` to ``now`` (each an ``events.json`` document with
+    its ``key_points``; ``*_sources``: source id -> path)."""
+    old = _top_level(before)
+    new = _top_level(now)
+    old_by_mention = {m: e["id"] for e in old for m in _mentions(e)}
+    matched: dict[str, set[str]] = {}  # new id -> old ids it shares a mention with
+    for e in new:
+        matched[e["id"]] = {old_by_mention[m] for m in _mentions(e) if m in old_by_mention}
+    old_by_id = {e["id"]: e for e in old}
+    events: list[EventChange] = []
+    for e in new:
+        ancestors = [old_by_id[i] for i in sorted(matched[e["id"]])]
+        now_count = len(e["source_ids"])
+        if not ancestors:
+            events.append(_change("new", e, 0, now_count))
+            continue
+        before_count = max(len(a["source_ids"]) for a in ancestors)
+        if now_count > before_count:
+            events.append(_change("corroborated", e, before_count, now_count))
+        elif now_count < before_count:
+            events.append(_change("weakened", e, before_count, now_count))
+    kept = {i for ids in matched.values() for i in ids}
+    retracted = [e for e in old if e["id"] not in kept]
+    events += [_change("retracted", e, len(e["source_ids"]), 0) for e in retracted]
+
+    gone = {e["id"] for e in retracted}
+    retracted_points = tuple(
+        p["text"]
+        for p in before.get("key_points", ())
+        if p.get("event_ids") and all(x in gone for x in p["event_ids"])
+    )
+    old_keys = {k for d in before.get("disagreements", ()) for k in _disagreement_keys(d, before)}
+    new_disagreements = tuple(
+        d["subject"]
+        for d in now.get("disagreements", ())
+        if not _disagreement_keys(d, now) & old_keys
+    )
+    return Changes(
+        previous_run=previous_run,
+        previous_at=previous_at,
+        sources=_source_changes(before_sources, now_sources),
+        events=tuple(events),
+        new_disagreements=new_disagreements,
+        retracted_key_points=retracted_points,
+    )
+
+
+def _top_level(version: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in version.get("events", ()) if not e.get("parent_id")]
+
+
+def _mentions(event: Mapping[str, Any]) -> set[str]:
+    return {m["id"] for m in event.get("mentions", ()) if m.get("alignment") != "linked"}
+
+
+def _change(kind: ChangeKind, event: Mapping[str, Any], before: int, now: int) -> EventChange:
+    return EventChange(
+        kind=kind,
+        event_id=event["id"],
+        date=event.get("date"),
+        summary=event["summary"],
+        sources_before=before,
+        sources_now=now,
+    )
+
+
+def _disagreement_keys(d: Mapping[str, Any], version: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """What a disagreement is about, as keys two versions can share: its field with each
+    mention of its event (an event keeps its mentions when its summary changes), or with its
+    actor. A side gained or lost does not make it a new disagreement."""
+    field = d.get("field", "")
+    if d.get("actor_id"):
+        return {(field, "actor " + d["actor_id"])}
+    events = {e["id"]: e for e in version.get("events", ())}
+    event = events.get(d.get("event_id") or "")
+    if event is None:
+        return {(field, "subject " + d.get("subject", ""))}
+    return {(field, m) for m in _mentions(event)}
+
+
+def _source_changes(before: Mapping[str, str], now: Mapping[str, str]) -> tuple[SourceChange, ...]:
+    """Added, edited and removed sources: a path seen before with another hash is edited."""
+    old_paths = {path: sid for sid, path in before.items()}
+    new_paths = {path: sid for sid, path in now.items()}
+    changes: list[SourceChange] = []
+    for path, sid in sorted(new_paths.items()):
+        if path not in old_paths:
+            if sid not in before:  # a file moved or renamed is not new
+                changes.append(SourceChange(path=path, kind="added"))
+        elif old_paths[path] != sid:
+            changes.append(SourceChange(path=path, kind="edited"))
+    for path, sid in sorted(old_paths.items()):
+        if path not in new_paths and sid not in now:
+            changes.append(SourceChange(path=path, kind="removed"))
+    return tuple(changes)
+
+
+def summary_line(changes: Changes) -> str:
+    """Counts for one line: "2 new, 1 retracted, 1 source added"."""
+    counts: dict[str, int] = {}
+    for e in changes.events:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    for s in changes.sources:
+        counts["source " + s.kind] = counts.get("source " + s.kind, 0) + 1
+    if changes.new_disagreements:
+        counts["new disagreement(s)"] = len(changes.new_disagreements)
+    if not counts:
+        return "nothing changed"
+    parts: Sequence[str] = [f"{n} {k}" for k, n in counts.items()]
+    return ", ".join(parts)

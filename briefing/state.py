@@ -1,0 +1,276 @@
+"""The refresh state: one SQLite database beside the outputs, ``OUT/.briefing/state.db``.
+
+It holds what a rebuild must not pay for again and what a reader may want to compare:
+
+* **completions**: every reply the model server gave, keyed by a hash of the exact request
+  (model, server, messages, response schema, token limit, sampling). Everything that changes a
+  result (a source's text, a prompt, the schema, the model, the window size) changes the request,
+  so it changes the key: an unchanged source costs no request, a changed prompt re-asks exactly
+  the requests it renders into. Each reply is committed as soon as it arrives, so a build killed
+  in its fourth minute keeps its first three minutes.
+* **runs**: each finished build's manifest, canonical events and Markdown brief, so that any two
+  versions can be compared (``briefing diff``) and the next build can say what changed.
+* **sources**: each source hash with its path and the runs that first and last read it.
+
+The schema is versioned with SQLite's ``user_version`` and numbered migrations, applied in order
+inside a transaction. One build at a time may hold an output folder (a lock file); a second one
+stops with a message naming the folder instead of interleaving its writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import StateError
+from .models import Usage
+
+STATE_DIR = ".briefing"
+DB_NAME = "state.db"
+LOCK_NAME = "lock"
+
+# Migration n (1-based) brings the schema from version n-1 to n. Append; never edit one that
+# has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE completions (
+        key TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        model TEXT NOT NULL,
+        server TEXT NOT NULL,
+        text TEXT NOT NULL,
+        finish_reason TEXT,
+        usage TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        events TEXT NOT NULL,
+        brief TEXT NOT NULL
+    );
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        first_run INTEGER NOT NULL REFERENCES runs(id),
+        last_run INTEGER NOT NULL REFERENCES runs(id)
+    );
+    CREATE TABLE run_sources (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        source_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (run_id, source_id)
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    """A reply as the server gave it, and what getting it cost then."""
+
+    text: str
+    finish_reason: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished build as stored."""
+
+    id: int
+    started_at: str
+    finished_at: str
+    manifest: dict[str, Any]
+    events: dict[str, Any]
+    brief: str
+    sources: dict[str, str]  # source id -> path
+
+
+class State:
+    """An open state database. Safe to share between the extraction threads of one build."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+        self._lock = threading.Lock()
+
+    # --- completions -----------------------------------------------------------------------------
+
+    def reply(self, key: str) -> CachedReply | None:
+        """The stored reply for request ``key``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, finish_reason, usage FROM completions WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return CachedReply(row[0], row[1], Usage.model_validate_json(row[2]))
+
+    def store_reply(
+        self, key: str, purpose: str, model: str, server: str, reply: CachedReply
+    ) -> None:
+        """Keep a reply; committed at once, so a killed build loses no finished request."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key, purpose, model, server, reply.text, reply.finish_reason,
+                    reply.usage.model_dump_json(), _now(),
+                ),
+            )  # fmt: skip
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        started_at: str,
+        manifest: dict[str, Any],
+        events: dict[str, Any],
+        brief: str,
+        sources: Sequence[tuple[str, str]],
+    ) -> int:
+        """Store a finished build (``sources``: its (id, path) pairs); returns the run number."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO runs (started_at, finished_at, manifest, events, brief) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (started_at, _now(), json.dumps(manifest), json.dumps(events), brief),
+            )
+            run = int(cursor.lastrowid or 0)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO run_sources VALUES (?, ?, ?)",
+                [(run, sid, path) for sid, path in sources],
+            )
+            self._db.executemany(
+                "INSERT INTO sources VALUES (?, ?, ?, ?) ON CONFLICT(id) "
+                "DO UPDATE SET path = excluded.path, last_run = excluded.last_run",
+                [(sid, path, run, run) for sid, path in sources],
+            )
+        return run
+
+    def runs(self) -> list[RunRecord]:
+        """Every stored run, oldest first."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
+        return [run for i in ids if (run := self.run(i)) is not None]
+
+    def run(self, run_id: int) -> RunRecord | None:
+        """Run number ``run_id``, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, started_at, finished_at, manifest, events, brief FROM runs "
+                "WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            sources = dict(
+                self._db.execute(
+                    "SELECT source_id, path FROM run_sources WHERE run_id = ?", (run_id,)
+                ).fetchall()
+            )
+        return RunRecord(
+            row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], sources
+        )
+
+    def last_run(self) -> RunRecord | None:
+        """The latest stored run, or None before the first."""
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM runs").fetchone()
+        return self.run(row[0]) if row and row[0] is not None else None
+
+
+def state_path(out_dir: Path) -> Path:
+    """Where the state database of ``out_dir`` lives."""
+    return out_dir / STATE_DIR / DB_NAME
+
+
+@contextmanager
+def open_state(out_dir: Path, *, exclusive: bool = True) -> Iterator[State]:
+    """The state of ``out_dir``, created or migrated as needed.
+
+    ``exclusive``: hold the folder's lock for the block (a build); readers (``briefing runs``,
+    ``briefing diff``) do not need it. Raises :class:`StateError` when another build holds the
+    lock, or the database is damaged or from a newer briefing.
+    """
+    folder = out_dir / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / LOCK_NAME, out_dir) if exclusive else _no_lock():
+        path = folder / DB_NAME
+        connection = _connect(path)
+        try:
+            yield State(path, connection)
+        finally:
+            connection.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")  # readers never see half a transaction
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            db.close()
+            raise StateError(
+                f"{path} was written by a newer briefing (schema {version}; this one knows up "
+                f"to {len(MIGRATIONS)}): upgrade briefing, or build into another --out"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            db.execute("BEGIN")
+            for statement in _statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        db.isolation_level = "DEFERRED"  # implicit transactions again, committed by `with db`
+        return db
+    except sqlite3.DatabaseError as exc:
+        raise StateError(
+            f"{path} is damaged ({exc}); move it away to start again from nothing"
+        ) from exc
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+@contextmanager
+def _locked(lock_path: Path, out_dir: Path) -> Iterator[None]:
+    handle: IO[str] = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise StateError(
+                f"another build is writing {out_dir} ({holder}); wait for it to finish, "
+                "or build into another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock, also when the process is killed
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

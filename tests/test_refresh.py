@@ -1,0 +1,311 @@
+"""Refresh: a rebuild pays only for what is new, says what changed, and keeps finished work.
+
+Builds run against the fake server and the scripted model on copies of the seeds in a
+temporary folder, so that sources can be added, edited and removed between builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import scripted_model
+from fakeserver import FakeOpenAI
+
+from briefing import pipeline, resources, state
+from briefing.config import Settings, load_settings
+from briefing.errors import StateError
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_SOURCE = """Allies meet in Tokyo on North Korean missiles
+
+Tokyo, 12 March 2025 — The foreign ministers of South Korea, Japan and the United States met in \
+Tokyo on 11 March 2025 to discuss North Korea's missile launches.
+
+The three ministers agreed to share missile warning data in real time from April.
+
+North Korea launched two ballistic missiles on 10 March 2025, the ministers noted.
+"""
+NEW_PHRASE = "share missile warning data"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for seed in sorted((ROOT / "seeds").glob("*.txt")):
+        shutil.copy(seed, folder / seed.name)
+    return folder
+
+
+def settings_for(fake: FakeOpenAI, out: Path, **changes: Any) -> Settings:
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test"}
+    settings = load_settings(env, {"out": out, "brief_file": ROOT / "brief.toml"})
+    changes = {"merge_questions": 0, **changes}
+    return dataclasses.replace(settings, retry_initial_wait=0.01, max_retry_wait=0.02, **changes)
+
+
+def without_changes(brief: str) -> str:
+    """The brief minus its What changed section (the one part a rebuild must change)."""
+    return re.sub(r"## What changed\n.*?(?=## Key developments)", "", brief, flags=re.S)
+
+
+def extraction_requests(fake: FakeOpenAI) -> list[dict[str, Any]]:
+    system = resources.render("prompts", "extract_system.j2")
+    return [r for r in fake.requests if r["messages"][0]["content"] == system]
+
+
+def test_an_unchanged_rebuild_asks_nothing_and_gives_the_same_brief(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    first = pipeline.build(settings_for(fake_openai, out), [corpus])
+    asked = len(fake_openai.requests)
+    assert asked == first.usage.requests > 5 and first.usage.cache_hits == 0
+    brief = (out / "brief.md").read_text(encoding="utf-8")
+    assert "## What changed" not in brief and not (out / "changes.md").exists()
+
+    again = pipeline.build(settings_for(fake_openai, out), [corpus])
+    assert len(fake_openai.requests) == asked  # not one request more
+    assert again.usage.requests == 0 and again.usage.cache_hits == asked
+    rebuilt = (out / "brief.md").read_text(encoding="utf-8")
+    assert without_changes(rebuilt) == brief
+    assert "Nothing changed since build 1" in (out / "changes.md").read_text(encoding="utf-8")
+    assert "## What changed" in rebuilt
+
+
+def test_a_new_source_costs_its_own_requests_and_is_named(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    before = len(fake_openai.requests)
+    (corpus / "005_tokyo.txt").write_text(NEW_SOURCE, encoding="utf-8")
+
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    new = fake_openai.requests[before:]
+    extractions = [r for r in new if r in extraction_requests(fake_openai)]
+    assert extractions and all(
+        NEW_PHRASE in scripted_model.conversation_text(r) for r in extractions
+    )  # only the new source was extracted
+    assert len(new) == len(extractions) + 1  # and the key developments, whose input changed
+    changes = (out / "changes.md").read_text(encoding="utf-8")
+    assert "Source added:" in changes and "005_tokyo.txt" in changes
+    assert "- New" in changes
+    assert "## What changed" in (out / "brief.md").read_text(encoding="utf-8")
+
+    (corpus / "005_tokyo.txt").unlink()
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    changes = (out / "changes.md").read_text(encoding="utf-8")
+    assert "Source removed:" in changes and "005_tokyo.txt" in changes
+    assert "- Retracted (every source it rested on is gone)" in changes
+    assert "2025-03-10" in changes.split("Retracted", 1)[1]
+
+
+def test_an_edited_source_is_extracted_again(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    (corpus / "005_tokyo.txt").write_text(NEW_SOURCE, encoding="utf-8")
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    before = len(fake_openai.requests)
+    edited = NEW_SOURCE.replace("from April", "from May")
+    (corpus / "005_tokyo.txt").write_text(edited, encoding="utf-8")
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    extractions = [
+        r for r in fake_openai.requests[before:] if r in extraction_requests(fake_openai)
+    ]
+    assert extractions and all(
+        "from May" in scripted_model.conversation_text(r) for r in extractions
+    )
+    assert "Source edited:" in (out / "changes.md").read_text(encoding="utf-8")
+
+
+def test_a_changed_prompt_extracts_everything_again(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    first = len(extraction_requests(fake_openai))
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(resources.resource_dir("prompts"), prompts)
+    system = prompts / "extract_system.j2"
+    system.write_text(system.read_text(encoding="utf-8") + "\nBe brief.\n", encoding="utf-8")
+    real = resources.resource_dir
+    monkeypatch.setattr(
+        resources, "resource_dir", lambda name: prompts if name == "prompts" else real(name)
+    )
+    resources.environment.cache_clear()
+    try:
+        before = len(fake_openai.requests)
+        pipeline.build(settings_for(fake_openai, out), [corpus])
+        again = [r for r in fake_openai.requests[before:] if r in extraction_requests(fake_openai)]
+        assert len(again) == first  # every window asked again under the new prompt
+    finally:
+        resources.environment.cache_clear()
+
+
+def test_force_asks_everything_again(fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    asked = len(fake_openai.requests)
+    forced = pipeline.build(settings_for(fake_openai, out, force=True), [corpus])
+    assert len(fake_openai.requests) == 2 * asked and forced.usage.cache_hits == 0
+
+
+def test_runs_are_kept_in_order(fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path) -> None:
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    with state.open_state(out, exclusive=False) as st:
+        runs = st.runs()
+    assert [r.id for r in runs] == [1, 2]
+    assert runs[0].manifest["usage"]["requests"] > 0 == runs[1].manifest["usage"]["requests"]
+    assert len(runs[1].sources) == 5 and runs[1].brief.startswith("# ")
+
+
+# --- the database itself ------------------------------------------------------------------------
+
+
+def test_a_second_build_on_the_same_folder_stops_with_a_message(tmp_path: Path) -> None:
+    refused = pytest.raises(StateError, match="another build is writing")
+    with state.open_state(tmp_path), refused, state.open_state(tmp_path):
+        pass
+    with state.open_state(tmp_path):  # released when the first one ends
+        pass
+
+
+def test_a_damaged_database_names_its_file(tmp_path: Path) -> None:
+    path = state.state_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a database, just forty bytes or so of text")
+    with pytest.raises(StateError, match=r"state\.db is damaged"), state.open_state(tmp_path):
+        pass
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    with state.open_state(tmp_path):
+        pass
+    with sqlite3.connect(state.state_path(tmp_path)) as db:
+        db.execute(f"PRAGMA user_version = {len(state.MIGRATIONS) + 1}")
+    with pytest.raises(StateError, match="newer briefing"), state.open_state(tmp_path):
+        pass
+
+
+def test_migrations_bring_a_new_database_to_the_current_schema(tmp_path: Path) -> None:
+    with state.open_state(tmp_path) as st:
+        tables = {r[0] for r in st._db.execute("SELECT name FROM sqlite_master")}
+    assert {"completions", "runs", "sources", "run_sources"} <= tables
+    with sqlite3.connect(state.state_path(tmp_path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS)
+
+
+def test_runs_and_diff_commands_read_the_state(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from briefing import cli
+
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    (corpus / "005_tokyo.txt").write_text(NEW_SOURCE, encoding="utf-8")
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    listed = CliRunner().invoke(cli.main, ["runs", str(out)])
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split() for line in listed.output.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2"] and rows[1][2] == "6"  # sources of build 2
+    compared = CliRunner().invoke(cli.main, ["diff", "--out", str(out)])
+    assert compared.exit_code == 0, compared.output
+    assert compared.output.startswith("build 1 → build 2: ")
+    assert "source added:" in compared.output and "005_tokyo.txt" in compared.output
+    missing = CliRunner().invoke(cli.main, ["diff", "1", "9", "--out", str(out)])
+    assert missing.exit_code == 1 and "no build 9" in missing.output
+    empty = CliRunner().invoke(cli.main, ["runs", str(tmp_path / "nowhere")])
+    assert empty.exit_code == 1 and "no builds in" in empty.output
+
+
+# --- interruption -------------------------------------------------------------------------------
+
+
+def test_a_build_killed_with_sigkill_keeps_its_finished_extractions(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    """A real `briefing build` subprocess, killed with SIGKILL while its second source is being
+    read: a build started meanwhile on the same folder is refused, and the next build asks
+    nothing again for the first source."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from briefing.sources import read_source
+
+    seeds = sorted(corpus.glob("*.txt"))
+    first_title = read_source(seeds[0]).title
+    assert first_title
+    second_arrived, release = threading.Event(), threading.Event()
+
+    def respond(body: dict[str, Any]) -> Any:
+        text = scripted_model.conversation_text(body)
+        extracting = body["messages"][0]["content"] == resources.render(
+            "prompts", "extract_system.j2"
+        )
+        if extracting and first_title not in text:  # the second source: hold it until the kill
+            second_arrived.set()
+            release.wait(30)
+        return scripted_model.respond(body)
+
+    fake_openai.respond_with(respond)
+    out = tmp_path / "out"
+    env = {
+        **os.environ, "OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "test",
+        "BRIEFING_MERGE_QUESTIONS": "0", "BRIEFING_CACHE_DIR": str(tmp_path / "cache"),
+    }  # fmt: skip
+    env.pop("BRIEFING_WINDOW_CHARS", None)
+    build = subprocess.Popen(
+        [sys.executable, "-c", "from briefing.cli import main; main()", "build", str(corpus),
+         "--out", str(out), "--concurrency", "1"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert second_arrived.wait(60), build.stderr.read() if build.stderr else ""
+        with pytest.raises(StateError, match="another build is writing"):
+            pipeline.build(settings_for(fake_openai, out), [corpus])
+        first_requests = [
+            r for r in extraction_requests(fake_openai)
+            if first_title in scripted_model.conversation_text(r)
+        ]  # fmt: skip
+        assert first_requests
+        build.send_signal(signal.SIGKILL)
+        assert build.wait(20) == -signal.SIGKILL
+    finally:
+        release.set()
+        build.kill()
+        build.wait()
+    time.sleep(0.2)  # the held reply goes out to a dead client
+    before = len(fake_openai.requests)
+    fake_openai.respond_with(scripted_model.respond)
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    again = [
+        r for r in fake_openai.requests[before:]
+        if first_title in scripted_model.conversation_text(r)
+        and r["messages"][0]["content"] == resources.render("prompts", "extract_system.j2")
+    ]  # fmt: skip
+    assert again == []  # the first source's finished extraction was kept
+    assert (out / "brief.md").is_file()
