@@ -181,12 +181,18 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
             f"{len(result.brief.sources)} sources read, "
             f"{len(result.failures)} not read, {len(result.events)} events in "
             f"{len(result.brief.timeline)} timeline rows, "
-            f"{len(result.merged.disagreements)} disagreements, "
+            f"{len(result.brief.disagreements)} disagreements, "
             f"{usage.requests} requests ({usage.cache_hits} answered from the refresh state), "
             f"{usage.prompt_tokens} tokens in "
             f"({usage.cached_tokens} reused) / {usage.completion_tokens} out, "
-            f"{result.seconds:.0f}s"
+            f"{_cost(result.cost_usd)}{result.seconds:.0f}s"
         )
+
+
+def _cost(dollars: float | None) -> str:
+    if dollars is None:
+        return "cost unknown (model not in the price table), "
+    return f"${dollars:.4f}, " if dollars else ""
 
 
 def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
@@ -276,14 +282,17 @@ def runs(out: Path) -> None:
         with state.open_state(out, exclusive=False) as st:
             records = st.runs()
         click.echo(f"{'run':>4}  {'finished':<25} {'sources':>7} {'requests':>8} "
-                   f"{'from state':>10} {'tokens in':>9} {'out':>6} {'seconds':>7}")  # fmt: skip
+                   f"{'from state':>10} {'tokens in':>9} {'out':>6} {'cost $':>8} "
+                   f"{'seconds':>7}  model")  # fmt: skip
         for r in records:
             usage = Usage.model_validate(r.manifest.get("usage", {}))
             seconds = sum(r.manifest.get("timings", {}).values())
+            cost = r.manifest.get("cost_usd")
+            shown = "?" if cost is None else f"{cost:.4f}"
             click.echo(
                 f"{r.id:>4}  {r.finished_at:<25} {len(r.sources):>7} {usage.requests:>8} "
                 f"{usage.cache_hits:>10} {usage.prompt_tokens:>9} {usage.completion_tokens:>6} "
-                f"{seconds:>7.1f}"
+                f"{shown:>8} {seconds:>7.1f}  {r.manifest.get('model', '')}"
             )
 
 

@@ -141,13 +141,14 @@ def key_developments(
     unsupported = echoes = 0
     for point in answer.value.points:
         cited = [labels[x.strip()] for x in dict.fromkeys(point.events) if x.strip() in labels]
-        text = without_labels(point.text)
+        text = whole_sentences(without_labels(point.text))
         if not cited or len(text) < 20:
             unsupported += 1  # a point that cites no event it was shown has nothing to stand on
         elif echoes_scope(text, spec.scope, [_event_text(e) for e in cited]):
             echoes += 1
         else:
-            claims.append(_claim("key_developments", text, _citations(cited), cited))
+            cites = _citations(cited, sources_per_event=KEY_POINT_SOURCES, whole=False)
+            claims.append(_claim("key_developments", text, cites, cited))
     return KeyDevelopments(tuple(claims), answer.usage, len(shown), unsupported, echoes)
 
 
@@ -190,6 +191,20 @@ def without_labels(text: str) -> str:
     cleaned = re.sub(r"\s*\bThere:\s*(\w?)", lambda m: " " + m.group(1).upper(), cleaned)
     cleaned = re.sub(r"\s+([,.;:])", r"\1", cleaned)
     return " ".join(cleaned.split())
+
+
+def whole_sentences(text: str) -> str:
+    """``text`` up to its last whole sentence before a cut ("…"): a small model copies event
+    rows, and a shortened row would end the point in mid-sentence. A point with no whole sentence
+    before the cut stays as it is."""
+    cut = re.search(r"\.\.\.|…", text)
+    if cut is None:
+        return text
+    head = text[: cut.start()]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if head.rstrip().endswith((".", "!", "?")):
+        return head.rstrip()
+    return head[: end + 1] if end >= 0 else text  # no whole sentence: better cut than nothing
 
 
 def compose(
@@ -271,6 +286,15 @@ def compose(
     )
 
 
+# Sources cited per event in a key point (each by its first sentence): the timeline row below
+# cites them all.
+KEY_POINT_SOURCES = 2
+
+# The note a failed key-developments request leaves: such a build is not complete, and the next
+# one must ask again rather than repeat it (see refresh.py).
+NOT_WRITTEN = "Key developments could not be written"
+
+
 def safe_key_developments(
     client: llm.Client,
     settings: Settings,
@@ -285,7 +309,7 @@ def safe_key_developments(
     try:
         written = key_developments(client, settings, spec, events, on_notice)
     except LLMError as exc:
-        return (), exc.usage or Usage(), [f"Key developments could not be written: {exc}"]
+        return (), exc.usage or Usage(), [f"{NOT_WRITTEN}: {exc}"]
     notes = []
     if written.unsupported:
         notes.append(
@@ -315,12 +339,23 @@ def _outcomes_of(events: Sequence[CanonicalEvent]) -> dict[str, list[CanonicalEv
     return found
 
 
-def _citations(events: Sequence[CanonicalEvent]) -> list[Citation]:
-    """Every citation of every mention: a merged event's claim cites every source reporting it."""
+def _citations(
+    events: Sequence[CanonicalEvent], *, sources_per_event: int | None = None, whole: bool = True
+) -> list[Citation]:
+    """What a claim about ``events`` cites: each reporting source once, by its first record of
+    the event (with all that record's sentences when ``whole``, else its first), at most
+    ``sources_per_event`` sources an event. A story told by fifty records must not hang fifty
+    notes on one sentence; "reported by N sources" says how many there are."""
     found: list[Citation] = []
     for e in events:
+        seen: set[str] = set()
         for m in e.mentions:
-            for c in m.citations:
+            if m.source_id in seen:
+                continue
+            if sources_per_event is not None and len(seen) >= sources_per_event:
+                break
+            seen.add(m.source_id)
+            for c in m.citations if whole else m.citations[:1]:
                 if c not in found:
                     found.append(c)
     return found

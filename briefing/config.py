@@ -89,6 +89,7 @@ class Settings:
     # (BRIEFING_MERGE_QUESTIONS); the rest are decided by their score.
     merge_questions: int = 24
     force: bool = False  # --force: ask every request again instead of reusing the state's replies
+    prices_file: Path | None = None  # BRIEFING_PRICES, else data/prices.toml
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
 
     @property
@@ -188,5 +189,6 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         window_chars=int(window),
         merge_questions=int(questions),
         force=bool(flags.get("force")),
+        prices_file=Path(env["BRIEFING_PRICES"]) if env.get("BRIEFING_PRICES") else None,
         cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
     )

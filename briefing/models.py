@@ -499,3 +499,7 @@ class Manifest(Record):
     usage_by_source: dict[str, Usage]
     timings: dict[str, float]
     counts: dict[str, int]
+    # Dollars for the requests that reached a server (prices.py); None when the model's price
+    # is not in the price table. Replies from the refresh state cost nothing.
+    cost_usd: float | None = None
+    fingerprint: str | None = None  # of every input (refresh.fingerprint)

@@ -23,6 +23,8 @@ from . import (
     ground,
     llm,
     merge,
+    prices,
+    refresh,
     resources,
     sources,
     state,
@@ -77,10 +79,11 @@ class BuildResult:
     paths: dict[str, Path]
     brief: Brief
     events: tuple[Event, ...]
-    merged: merge.MergeResult
+    merged: merge.MergeResult | None  # None when nothing changed and the last run stood in
     failures: tuple[SourceFailure, ...]
     usage: Usage
     seconds: float
+    cost_usd: float | None = 0.0  # of the requests that reached a server (prices.py)
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,20 @@ def _build(
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
 
+    price_table = prices.load_prices(settings.prices_file)  # a bad file fails before any work
     progress.stage("reading sources")
     t = time.monotonic()
+    files, missing = sources.expand_paths(paths)
+    inputs_hash = refresh.fingerprint(settings, files, missing)
+    previous = st.last_run()
+    if (
+        previous is not None
+        and inputs_hash is not None
+        and previous.fingerprint == inputs_hash
+        and not settings.force
+        and (replayed := refresh.replay(previous, time.monotonic() - t)) is not None
+    ):
+        return _unchanged(st, settings, previous, replayed, started, started_at, progress)
     read, failures = sources.load_sources(paths)
     for f in failures:
         progress.source_failed(f.path, f.reason)
@@ -176,7 +191,7 @@ def _build(
     }
     now_sources = {s.id: s.path for s in read if s.id in extractions}
     what_changed = None
-    if (previous := st.last_run()) is not None:
+    if previous is not None:
         what_changed = changes.compare(
             previous.id,
             previous.finished_at,
@@ -213,6 +228,8 @@ def _build(
             "(key developments)": compose_usage,
         },
         timings={k: round(v, 3) for k, v in timings.items()},
+        cost_usd=prices.estimate(usage, settings.model, settings.use_local, price_table),
+        fingerprint=inputs_hash,
         counts={
             "sources_read": len(entries),
             "sources_failed": len(failures),
@@ -225,14 +242,19 @@ def _build(
         },
     )
     progress.stage("writing the brief")
-    out = write_outputs(settings.out_dir, brief, merged, manifest)
+    out = write_outputs(settings.out_dir, brief, events_document(merged), manifest)
     check.assert_quotes_match(out["claims"])
+    # Only a complete build may stand in for the next one: a source the server failed on, or
+    # key developments it could not write, must be asked again.
+    complete = not extract_failures and not any(n.startswith(compose.NOT_WRITTEN) for n in notes)
     st.record_run(
         started_at,
         manifest.model_dump(mode="json"),
         document,
         out["brief"].read_text(encoding="utf-8"),
         list(now_sources.items()),
+        brief.model_dump(mode="json"),
+        inputs_hash if complete else None,
     )
     if what_changed is not None:
         progress.notice(
@@ -245,6 +267,42 @@ def _build(
         merged=merged,
         failures=tuple(failures),
         usage=usage,
+        seconds=time.monotonic() - started,
+        cost_usd=manifest.cost_usd,
+    )
+
+
+def _unchanged(
+    st: state.State,
+    settings: Settings,
+    previous: state.RunRecord,
+    replayed: refresh.Replayed,
+    started: float,
+    started_at: str,
+    progress: BuildProgress,
+) -> BuildResult:
+    """Nothing that goes into the build changed: the last run's brief, What changed: nothing."""
+    progress.notice(f"nothing changed since build {previous.id}: its brief is rendered again")
+    progress.stage("writing the brief")
+    events_doc = {k: v for k, v in replayed.document.items() if k != "key_points"}
+    out = write_outputs(settings.out_dir, replayed.brief, events_doc, replayed.manifest)
+    check.assert_quotes_match(out["claims"])
+    st.record_run(
+        started_at,
+        replayed.manifest.model_dump(mode="json"),
+        replayed.document,
+        out["brief"].read_text(encoding="utf-8"),
+        list(previous.sources.items()),
+        replayed.brief.model_dump(mode="json"),
+        previous.fingerprint,
+    )
+    return BuildResult(
+        paths=out,
+        brief=replayed.brief,
+        events=replayed.events,
+        merged=None,
+        failures=replayed.brief.failures,
+        usage=Usage(),
         seconds=time.monotonic() - started,
     )
 

@@ -73,6 +73,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, source_id)
     );
     """,
+    # 2: the brief as a record, so that a build with nothing new can render it again.
+    """
+    ALTER TABLE runs ADD COLUMN brief_record TEXT;
+    ALTER TABLE runs ADD COLUMN fingerprint TEXT;
+    """,
 )
 
 
@@ -96,6 +101,8 @@ class RunRecord:
     events: dict[str, Any]
     brief: str
     sources: dict[str, str]  # source id -> path
+    brief_record: dict[str, Any] | None = None  # the Brief the Markdown was rendered from
+    fingerprint: str | None = None  # of every input of the build (pipeline.fingerprint)
 
 
 class State:
@@ -140,14 +147,19 @@ class State:
         events: dict[str, Any],
         brief: str,
         sources: Sequence[tuple[str, str]],
+        brief_record: dict[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> int:
         """Store a finished build (``sources``: its (id, path) pairs); returns the run number."""
         with self._lock, self._db:
             cursor = self._db.execute(
-                "INSERT INTO runs (started_at, finished_at, manifest, events, brief) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (started_at, _now(), json.dumps(manifest), json.dumps(events), brief),
-            )
+                "INSERT INTO runs (started_at, finished_at, manifest, events, brief, "
+                "brief_record, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    started_at, _now(), json.dumps(manifest), json.dumps(events), brief,
+                    json.dumps(brief_record) if brief_record is not None else None, fingerprint,
+                ),
+            )  # fmt: skip
             run = int(cursor.lastrowid or 0)
             self._db.executemany(
                 "INSERT OR REPLACE INTO run_sources VALUES (?, ?, ?)",
@@ -170,8 +182,8 @@ class State:
         """Run number ``run_id``, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, started_at, finished_at, manifest, events, brief FROM runs "
-                "WHERE id = ?",
+                "SELECT id, started_at, finished_at, manifest, events, brief, brief_record, "
+                "fingerprint FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
             if row is None:
@@ -182,8 +194,9 @@ class State:
                 ).fetchall()
             )
         return RunRecord(
-            row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], sources
-        )
+            row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], sources,
+            json.loads(row[6]) if row[6] else None, row[7],
+        )  # fmt: skip
 
     def last_run(self) -> RunRecord | None:
         """The latest stored run, or None before the first."""

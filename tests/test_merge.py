@@ -149,6 +149,20 @@ def test_one_sources_two_reports_of_its_meeting_merge() -> None:
     assert score_pair(0, 1, a, b, 0.70).verdict == "same"
 
 
+def test_the_same_cast_at_the_same_venue_is_one_event() -> None:
+    # A preview and a report of one summit: other words, no date, the same three countries.
+    cast = frozenset({"United States", "Japan", "South Korea"})
+    common = dict.fromkeys(cast, 0.0)
+    a = facts(source_id="a", actors=cast, places=frozenset({"camp david"}), weak_date="2024-04")
+    b = facts(source_id="b", actors=cast, places=frozenset({"camp david"}), type="COOPERATE")
+    assert score_pair(0, 1, a, b, 0.53, common).verdict == "same"
+    other_cast = facts(source_id="b", actors=cast - {"Japan"}, places=frozenset({"camp david"}))
+    assert score_pair(0, 1, a, other_cast, 0.53, common).verdict != "same"
+    other_year = facts(source_id="b", actors=cast, places=frozenset({"camp david"}),
+                       weak_date="2019")  # fmt: skip
+    assert "same cast" not in score_pair(0, 1, a, other_year, 0.53, common).reason
+
+
 def test_two_papers_news_of_the_day_is_something_concrete() -> None:
     # No day, place or person in common, but both report it as their news, published a day apart.
     korea = frozenset({"North Korea"})
@@ -463,3 +477,14 @@ def test_a_point_that_restates_the_scope_is_not_a_development() -> None:
     assert echoes_scope(launch, scope)
     assert not echoes_scope(launch, scope, ["Leaders discussed North Korea's cyber operations "
                                             "at their summits."])  # fmt: skip
+
+
+def test_a_point_ends_at_its_last_whole_sentence_before_a_cut() -> None:
+    from briefing.compose import whole_sentences
+
+    assert whole_sentences("They met in Tokyo. They agreed to meet once a year on what…") == (
+        "They met in Tokyo."
+    )
+    cut = "The advisers will meet to discuss follow-up measures..."
+    assert whole_sentences(cut) == cut
+    assert whole_sentences("Two sentences. Both whole.") == "Two sentences. Both whole."

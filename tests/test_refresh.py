@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import scripted_model
-from fakeserver import FakeOpenAI
+from fakeserver import FakeOpenAI, Reply
 
 from briefing import pipeline, resources, state
 from briefing.config import Settings, load_settings
@@ -73,11 +73,48 @@ def test_an_unchanged_rebuild_asks_nothing_and_gives_the_same_brief(
 
     again = pipeline.build(settings_for(fake_openai, out), [corpus])
     assert len(fake_openai.requests) == asked  # not one request more
-    assert again.usage.requests == 0 and again.usage.cache_hits == asked
+    assert again.usage.requests == 0 and again.merged is None  # nothing was even merged again
     rebuilt = (out / "brief.md").read_text(encoding="utf-8")
     assert without_changes(rebuilt) == brief
     assert "Nothing changed since build 1" in (out / "changes.md").read_text(encoding="utf-8")
     assert "## What changed" in rebuilt
+
+
+def test_a_new_title_costs_only_the_key_developments(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    # The inputs changed (the title), the extraction requests did not: all from the state.
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    settings = settings_for(fake_openai, out)
+    first = pipeline.build(settings, [corpus])
+    retitled = dataclasses.replace(
+        settings, brief=dataclasses.replace(settings.brief, title="Another title")
+    )
+    again = pipeline.build(retitled, [corpus])
+    assert again.usage.requests == 1  # the key developments, whose prompt names the title
+    assert again.usage.cache_hits == first.usage.requests - 1  # every extraction, from the state
+    assert again.merged is not None
+    assert (out / "brief.md").read_text(encoding="utf-8").startswith("# Another title")
+
+
+def test_a_build_the_server_failed_on_is_not_repeated(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    # Key developments failed (a 500): the next build, with the same inputs, asks again.
+    def failing(body: dict[str, Any]) -> Any:
+        if body["messages"][0]["content"] == resources.render("prompts", "compose_system.j2"):
+            return Reply.status(500, {"error": {"message": "down"}})
+        return scripted_model.respond(body)
+
+    fake_openai.respond_with(failing)
+    out = tmp_path / "out"
+    settings = dataclasses.replace(settings_for(fake_openai, out), transport_attempts=1)
+    pipeline.build(settings, [corpus])
+    assert "Key developments could not be written" in (out / "brief.md").read_text("utf-8")
+    fake_openai.respond_with(scripted_model.respond)
+    again = pipeline.build(settings, [corpus])
+    assert again.usage.requests == 1 and again.brief.key_points
 
 
 def test_a_new_source_costs_its_own_requests_and_is_named(
@@ -309,3 +346,19 @@ def test_a_build_killed_with_sigkill_keeps_its_finished_extractions(
     ]  # fmt: skip
     assert again == []  # the first source's finished extraction was kept
     assert (out / "brief.md").is_file()
+
+
+def test_the_manifest_prices_the_requests_made(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path
+) -> None:
+    import json
+
+    fake_openai.respond_with(scripted_model.respond)
+    out = tmp_path / "out"
+    first = pipeline.build(settings_for(fake_openai, out), [corpus])  # gpt-4o-mini
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["cost_usd"] == first.cost_usd and 0 < manifest["cost_usd"] < 0.05
+    pipeline.build(settings_for(fake_openai, out), [corpus])
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["cost_usd"] == 0.0
+    unknown = pipeline.build(settings_for(fake_openai, out, model="my-vllm-model"), [corpus])
+    assert unknown.cost_usd is None

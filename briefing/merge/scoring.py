@@ -41,6 +41,10 @@ W_NAMED_CAPITAL = 0.15  # a capital ("Seoul") is also where a government sits: a
 W_NOTHING_CONCRETE = (
     -0.12
 )  # both texts put it at one named place that is not a country ("Camp David")
+# The same cast (two or more actors, the same canonical set) at the same named venue on dates
+# that can meet: the identity of an event in GDELT-style datasets (actors, place, date). Two
+# sources' previews and reports of one summit often share nothing else.
+W_SAME_CAST_AT_VENUE = 0.15
 W_ONE_MEETING = 0.28  # one source, two meetings that can be on one day: an article's one meeting
 # Two sources' news of the day: both report, as their main news, something that happened in the
 # days before they were published, and were published at most a day apart. Not a date the text
@@ -141,6 +145,14 @@ def score_pair(
         venue = (fa.places & fb.places) - fa.capitals - fb.capitals
         score += W_NAMED_PLACE if venue else W_NAMED_CAPITAL
         why.append("same named place")
+        if (
+            venue
+            and len(fa.actors) >= 2
+            and fa.actors == fb.actors
+            and dates_compatible(fa.weak_date, fb.weak_date)
+        ):
+            score += W_SAME_CAST_AT_VENUE
+            why.append("same cast at the same venue")
     other_people = bool(fa.persons and fb.persons and not people)
     one_meeting = (
         fa.source_id == fb.source_id

@@ -100,10 +100,10 @@ def changes_markdown(brief: Brief) -> str:
 
 
 def write_outputs(
-    out_dir: Path, brief: Brief, merged: MergeResult, manifest: Manifest
+    out_dir: Path, brief: Brief, events: dict[str, Any], manifest: Manifest
 ) -> dict[str, Path]:
-    """Write brief.md, events.json, claims.json, manifest.json and, from the second build on,
-    changes.md; returns their paths."""
+    """Write brief.md, events.json (``events``: see :func:`events_document`), claims.json,
+    manifest.json and, from the second build on, changes.md; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "brief": out_dir / "brief.md",
@@ -112,7 +112,7 @@ def write_outputs(
         "manifest": out_dir / "manifest.json",
     }
     _write_atomic(paths["brief"], markdown(brief))
-    _write_json(paths["events"], events_document(merged))
+    _write_json(paths["events"], events)
     _write_json(paths["claims"], {"claims": [c.model_dump(mode="json") for c in brief.claims()]})
     _write_json(paths["manifest"], manifest.model_dump(mode="json"))
     if brief.changes is not None:
