@@ -272,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     brief_file = ROOT / "brief.toml" if (ROOT / "brief.toml").is_file() else None  # as from ROOT
     runs = []
     for i in range(1, args.runs + 1):
-        flags = {"local": True, "out": args.out / f"run{i}", "brief_file": brief_file}
+        # --force: every run asks the model, as a first build does; the refresh state of the
+        # last run would otherwise answer it in seconds (bench_refresh.py measures that).
+        flags = {"local": True, "out": args.out / f"run{i}", "brief_file": brief_file,
+                 "force": True}  # fmt: skip
         try:
             settings = load_settings(os.environ, flags)
             runs.append(one_run(settings, args.seeds, gold_file))

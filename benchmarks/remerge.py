@@ -23,8 +23,29 @@ if str(ROOT) not in sys.path:
 
 from briefing import compose  # noqa: E402
 from briefing.merge import Embedder, merge_events  # noqa: E402
-from briefing.models import Event  # noqa: E402
+from briefing.merge.signals import dates_compatible  # noqa: E402
+from briefing.models import CanonicalEvent, Event  # noqa: E402
 from briefing.sources import load_sources  # noqa: E402
+
+# Two timeline rows this alike in meaning, on dates that can meet, are likely one event shown
+# twice: a proxy for "one row per real event" on a corpus with no gold file.
+ALIKE = 0.85
+
+
+def near_duplicate_rows(
+    rows: list[CanonicalEvent], embedder: Embedder
+) -> list[tuple[CanonicalEvent, CanonicalEvent, float]]:
+    """Pairs of rows whose summaries score at least ``ALIKE`` and whose dates can meet."""
+    if len(rows) < 2:
+        return []
+    vectors = embedder.embed([r.summary for r in rows])
+    sims = vectors @ vectors.T
+    pairs = []
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            if sims[i, j] >= ALIKE and dates_compatible(rows[i].date, rows[j].date):
+                pairs.append((rows[i], rows[j], float(sims[i, j])))
+    return sorted(pairs, key=lambda p: -p[2])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {"timings": {"merge": round(seconds, 3)}, "inputs": [{"path": s.path} for s in read]}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     top = [c for c in result.canonical if c.parent_id is None]
+    alike = near_duplicate_rows(top, embedder)
     print(
         f"{len(records)} records of {len(read)} sources → {len(result.canonical)} canonical "
         f"events, {len(top)} timeline rows, {len(result.disagreements)} disagreements, "
         f"{int(result.stats.get('linked_mentions', 0))} linked mentions; model load "
-        f"{loaded:.2f} s, merge {seconds:.2f} s"
+        f"{loaded:.2f} s, merge {seconds:.2f} s; {len(alike)} pairs of rows alike "
+        f"(cosine ≥ {ALIKE}, dates that can meet)"
     )
     if args.quiet:
         return 0
@@ -76,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {c.date or 'undated'} {c.status} [{files}] {c.summary[:100]}")
         for summary in children.get(c.id, []):
             print(f"    > {summary[:100]}")
+    for a, b, cosine in alike:
+        print(f"~ {cosine:.2f} {a.date or 'undated'} {a.summary[:60]} | {b.summary[:60]}")
     for d in result.disagreements:
         sides = " | ".join(f"{s.value} ({len(s.source_ids)})" for s in d.sides)
         print(f"* {d.field}: {d.subject[:70]} — {sides}")

@@ -18,7 +18,6 @@ same records.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -44,6 +43,7 @@ from tenacity import (
 from .config import Settings
 from .errors import AuthenticationFailed, InvalidReply, LLMError, ServerUnreachable
 from .models import Usage
+from .schema import response_format
 from .state import CachedReply
 
 T = TypeVar("T", bound=BaseModel)
@@ -52,10 +52,6 @@ Message = dict[str, str]
 TokenCallback = Callable[[int], None]
 # Called with a one-line description of a retry about to happen.
 NoticeCallback = Callable[[str], None]
-
-# JSON-schema keywords OpenAI's strict mode rejects; llama.cpp turns them into grammar bounds,
-# so they stay in when talking to anything else. Pydantic enforces them on our side either way.
-_OPENAI_UNSUPPORTED = ("minLength", "maxLength")
 
 
 @dataclass(frozen=True)
@@ -182,13 +178,6 @@ def request_key(
     }
     blob = json.dumps(request, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def response_format(model: type[BaseModel], name: str, *, openai_strict: bool) -> dict[str, Any]:
-    """A ``json_schema`` response format for ``model``: refs inlined, every object closed."""
-    schema = _inline_refs(model.model_json_schema())
-    _close_objects(schema, drop=_OPENAI_UNSUPPORTED if openai_strict else ())
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
 def ask(
@@ -491,40 +480,3 @@ def _is_openai(settings: Settings) -> bool:
     return not settings.use_local and (
         settings.base_url is None or "api.openai.com" in settings.base_url
     )
-
-
-# --- schema shaping -----------------------------------------------------------------------------
-
-
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Replace ``$ref`` to ``#/$defs/X`` by the definition itself (small servers prefer it)."""
-    defs = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return walk(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]))
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    result: dict[str, Any] = walk(schema)
-    return result
-
-
-def _close_objects(node: Any, drop: tuple[str, ...]) -> None:
-    """Every object: no extra keys, every property required; titles and defaults removed."""
-    if isinstance(node, dict):
-        for key in ("title", "default", *drop):
-            if not isinstance(node.get(key), dict):
-                node.pop(key, None)
-        if node.get("type") == "object" and "properties" in node:
-            node["additionalProperties"] = False
-            node["required"] = list(node["properties"])
-        for value in node.values():
-            _close_objects(value, drop)
-    elif isinstance(node, list):
-        for value in node:
-            _close_objects(value, drop)

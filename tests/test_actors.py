@@ -465,3 +465,16 @@ def test_a_person_given_two_countries_equally_has_none(tmp_path: Path) -> None:
     events = [event(src, "Japanese", "Mark Hale"), event(src, "British", "Mark Hale")]
     names = resolve_actors(events, [src])
     assert "Mark Hale" not in names.countries
+
+
+def test_a_misspelt_side_cites_the_sentence_that_spells_it(tmp_path: Path) -> None:
+    a = source(tmp_path, "Fumio Kishida spoke first.", "Fumio Kishida spoke again.")
+    b = source(tmp_path, "The talks in Tokyo ended late.", "Afterwards President Kashida left.")
+    two = event(b, "ended", "President Kashida")
+    two = two.model_copy(
+        update={"citations": (*two.citations, event(b, "Afterwards").citations[0])}
+    )
+    names = resolve_actors([event(a, "first", "Fumio Kishida"), two], [a, b])
+    (dis,) = names.disagreements
+    side = next(s for s in dis.sides if "Kashida" in s.value)
+    assert side.citations and all("Kashida" in c.quote for c in side.citations)

@@ -24,6 +24,7 @@ from briefing.errors import (
     ServerUnreachable,
 )
 from briefing.models import MAX_EVENTS_PER_WINDOW, ExtractionReply
+from briefing.schema import response_format
 
 MESSAGES = [
     {"role": "system", "content": "You extract events."},
@@ -461,7 +462,7 @@ def test_local_server_keeps_length_bounds(fake_openai: FakeOpenAI) -> None:
 
 
 def test_response_format_directly() -> None:
-    strict = llm.response_format(ExtractionReply, "X", openai_strict=True)
-    loose = llm.response_format(ExtractionReply, "X", openai_strict=False)
+    strict = response_format(ExtractionReply, "X", openai_strict=True)
+    loose = response_format(ExtractionReply, "X", openai_strict=False)
     assert "maxLength" in json.dumps(loose) and "maxLength" not in json.dumps(strict)
     assert strict["json_schema"]["name"] == "X"

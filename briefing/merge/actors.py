@@ -161,8 +161,9 @@ def resolve_actors(
                 how = hit[1] if hit[1] != "canonical" or raw == name else "alias"
                 if how == "spelling":
                     spelt += [
-                        Seen(hit[0], parsed[raw].name, how, al.formal(title), e.citations[0])
+                        Seen(hit[0], parsed[raw].name, how, al.formal(title), _citing(e, name_as))
                         for e in by_raw[raw]
+                        for name_as in [parsed[raw].name.split()[-1]]
                     ]
             elif people.holding(key):
                 kind = "person"  # an ambiguous short form ("Kim") is still a person
@@ -252,6 +253,12 @@ def _resolve_titles(
         if not any(name == p.name for name, _ in found):
             kinds.pop(p.name, None)
         found.setdefault((person, raw), ("alias", []))[1].extend(citations)
+
+
+def _citing(event: Event, word: str) -> Citation:
+    """The event's citation whose words contain ``word`` (where a misspelling is written), else
+    its first: a side of a name disagreement cites the sentence that spells it so."""
+    return next((c for c in event.citations if word in c.quote), event.citations[0])
 
 
 def _ordered(source_ids: Iterable[str], rank: Mapping[str, int]) -> tuple[str, ...]:

@@ -6,8 +6,9 @@
   when no mention states one.
 * **status**: "occurred" when any mention reports it as done (a plan that came true), else the
   status most mentions give.
-* **summary**: the words of the mention that tells it most plainly: a main-role mention,
-  occurred if any, with a stated date, from the source with most to say about it.
+* **summary**: the words of the mention that tells it most plainly: the model's own record
+  rather than a linked sentence, a summary not cut short ("…"), a main-role mention, occurred if
+  any, with a stated date, from the source with most to say about it.
 * **actors**: canonical names, most-named first.
 """
 
@@ -84,6 +85,7 @@ def representative(mentions: Sequence[Event]) -> Event:
         mentions,
         key=lambda m: (
             m.alignment == "linked",  # the model's own summary reads better than a raw sentence
+            m.summary.rstrip().endswith(("…", "...")),  # a summary cut short ends mid-phrase
             m.role != "main",
             m.status != "occurred",
             m.date_basis not in ("stated", "relative"),
