@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ MAX_REPLY_TOKENS = 900
 CHARS_PER_TOKEN = 3.2  # English prose with names and dates, a little conservative
 PROMPT_MARGIN_TOKENS = 300  # chat template, scope line, rounding
 MAX_OUTCOMES_SHOWN = 3  # per event, in the key-developments prompt
+OUTCOME_RESTATED = 0.5  # share of an outcome's content words a point must use to cite it
 # The most corroborated events shown for key developments, however large the context: with 131
 # events (6,000 prompt tokens) the embedded model wrote one point restating the scope (measured
 # on 50 news articles); fewer, better-supported events keep it on what happened.
@@ -147,9 +148,28 @@ def key_developments(
         elif echoes_scope(text, spec.scope, [_event_text(e) for e in cited]):
             echoes += 1
         else:
-            cites = _citations(cited, sources_per_event=KEY_POINT_SOURCES, whole=False)
-            claims.append(_claim("key_developments", text, cites, cited))
+            used = _outcomes_used(text, cited, outcomes)
+            cites = _citations([*cited, *used], sources_per_event=KEY_POINT_SOURCES, whole=False)
+            claims.append(_claim("key_developments", text, cites, [*cited, *used]))
     return KeyDevelopments(tuple(claims), answer.usage, len(shown), unsupported, echoes)
+
+
+def _outcomes_used(
+    text: str,
+    cited: Sequence[CanonicalEvent],
+    outcomes: Mapping[str, Sequence[CanonicalEvent]],
+) -> list[CanonicalEvent]:
+    """The outcomes of the cited events (shown to the model after "There:") that the point
+    restates: most of an outcome's words are in it. The point must then cite that outcome's
+    sentence, not only its meeting's."""
+    words = content_words(text)
+    used = []
+    for e in cited:
+        for o in list(outcomes.get(e.id, ()))[:MAX_OUTCOMES_SHOWN]:
+            theirs = content_words(o.summary)
+            if theirs and len(theirs & words) / len(theirs) >= OUTCOME_RESTATED:
+                used.append(o)
+    return used
 
 
 def fit_rows(rows: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[str, Any]]:

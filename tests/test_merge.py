@@ -488,3 +488,31 @@ def test_a_point_ends_at_its_last_whole_sentence_before_a_cut() -> None:
     cut = "The advisers will meet to discuss follow-up measures..."
     assert whole_sentences(cut) == cut
     assert whole_sentences("Two sentences. Both whole.") == "Two sentences. Both whole."
+
+
+def test_a_point_restating_an_outcome_cites_its_sentence(
+    tmp_path: Path, embedder: Embedder, fake_openai: FakeOpenAI
+) -> None:
+    from briefing.compose import key_developments
+
+    src = source(tmp_path, "meeting.txt", "Envoys meet",
+                 "The envoys of the three countries met in Tokyo on Monday.",
+                 "They agreed to share missile warning data in real time.")  # fmt: skip
+    events = [
+        event(src, 2, "The envoys of the three countries met in Tokyo.", date="2024-12-09",
+              location="Tokyo"),
+        event(src, 3, "The three countries agreed to share missile warning data.", type="AGREE",
+              status="planned"),
+    ]  # fmt: skip
+    result = merge_events(events, [src], embedder)
+    point = "The envoys met in Tokyo and agreed to share missile warning data in real time."
+    fake_openai.respond_with(
+        lambda body: Reply.json({"points": [{"text": point, "events": ["E1"]}]})
+    )
+    settings = load_settings({"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "t"}, {})
+    written = key_developments(
+        make_client(settings), settings, BriefSpec(title="T"), result.canonical
+    )
+    (claim,) = written.points
+    quotes = [c.quote for c in claim.citations]
+    assert any("met in Tokyo" in q for q in quotes) and any("missile warning" in q for q in quotes)
