@@ -105,6 +105,21 @@ def test_blocking_pairs_shared_actors_with_dates_that_can_meet() -> None:
     assert candidate_pairs(mentions, vectors) == [(0, 1)]
 
 
+def test_mentions_close_in_meaning_meet_across_blocks() -> None:
+    # Each is in a block of its own actor, and none is shared; alike in meaning, they still meet.
+    vectors = np.array([[1.0, 0.0], [0.99, 0.141], [0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    mentions = [
+        Mention(0, "s1", None, frozenset({"Kang Chol"}), None),
+        Mention(1, "s2", None, frozenset({"North Korea"}), None),
+        Mention(2, "s3", None, frozenset({"Kang Chol"}), None),
+        Mention(3, "s4", None, frozenset({"North Korea"}), None),
+    ]
+    pairs = candidate_pairs(mentions, vectors)
+    assert (0, 1) in pairs  # cosine 0.99, no shared block
+    assert (0, 3) not in pairs  # cosine 0: blocks alone would never pair them, nor does meaning
+
+
 def test_a_huge_block_pairs_only_nearest_neighbours() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(300, 16)).astype(np.float32)

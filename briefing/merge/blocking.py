@@ -25,6 +25,9 @@ NEIGHBOURS = 12
 MAX_DAYS_APART = 3
 # Nearest neighbours below this cosine are not worth scoring.
 MIN_NEIGHBOUR_COSINE = 0.45
+# Every mention's nearest neighbours in meaning are scored too, blocks or not.
+CLOSE_NEIGHBOURS = 5
+CLOSE_COSINE = 0.75
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,16 @@ def candidate_pairs(mentions: Sequence[Mention], vectors: np.ndarray) -> list[tu
     alone = [m.index for m in mentions if m.index not in blocked]
     if alone:
         pairs.update(_nearest(alone, vectors, among=range(len(mentions))))
+    # Whatever the blocks, each mention also meets its few nearest neighbours in meaning: the
+    # same statement with its actors written otherwise ("North Korean ambassador to Malaysia,
+    # Kang Chol" against "North Korea", "Malaysian officials" against "Malaysia") shares no block.
+    if len(mentions) > 1:
+        pairs.update(
+            _nearest(
+                [m.index for m in mentions], vectors, neighbours=CLOSE_NEIGHBOURS,
+                least=CLOSE_COSINE,
+            )
+        )  # fmt: skip
     by_index = {m.index: m for m in mentions}
     kept = []
     for a, b in sorted((min(p), max(p)) for p in pairs if p[0] != p[1]):
@@ -69,10 +82,15 @@ def candidate_pairs(mentions: Sequence[Mention], vectors: np.ndarray) -> list[tu
 
 
 def _nearest(
-    members: Sequence[int], vectors: np.ndarray, among: Sequence[int] | range | None = None
+    members: Sequence[int],
+    vectors: np.ndarray,
+    among: Sequence[int] | range | None = None,
+    *,
+    neighbours: int = NEIGHBOURS,
+    least: float = MIN_NEIGHBOUR_COSINE,
 ) -> set[tuple[int, int]]:
-    """Each member with its ``NEIGHBOURS`` nearest (by cosine) in ``among`` (default: members),
-    in chunks so a 10,000 × 10,000 similarity matrix is never held at once."""
+    """Each member with its ``neighbours`` nearest (by cosine, at least ``least``) in ``among``
+    (default: members), in chunks so a 10,000 × 10,000 similarity matrix is never held."""
     pool = np.asarray(list(among if among is not None else members))
     rows = np.asarray(list(members))
     pairs: set[tuple[int, int]] = set()
@@ -80,11 +98,11 @@ def _nearest(
     for start in range(0, len(rows), 512):
         chunk = rows[start : start + 512]
         sims = vectors[chunk] @ pool_vectors.T
-        k = min(NEIGHBOURS + 1, len(pool))
+        k = min(neighbours + 1, len(pool))
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         for r, row in enumerate(chunk):
             for col in top[r]:
                 other = int(pool[col])
-                if other != row and sims[r, col] >= MIN_NEIGHBOUR_COSINE:
+                if other != row and sims[r, col] >= least:
                     pairs.add((min(int(row), other), max(int(row), other)))
     return pairs
