@@ -372,7 +372,9 @@ def _extract_all(
             progress.source_done(source, len(done.reply.events), done.usage)
         if not pending:
             return results, failures
-        client.api()
+    # The server opens here, in the main thread, not in a worker: a child started from a worker
+    # thread cannot be tied to the process's life (processes.py), and workers come and go.
+    client.api()
 
     def one(source: Source) -> Extraction | None:
         if fatal.is_set():

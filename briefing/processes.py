@@ -3,8 +3,8 @@ stopped with SIGTERM then SIGKILL, and killed at interpreter exit as a last reso
 
 However we die: on Linux a child asks the kernel for SIGKILL when the thread that started it
 ends (``PR_SET_PDEATHSIG``), so even a build killed with SIGKILL, which runs no ``finally`` and
-no ``atexit``, leaves no llama-server behind. Children are started from the main thread, whose
-end is the process's end.
+no ``atexit``, leaves no llama-server behind. That is armed only for children started from the
+main thread, whose end is the process's end (the build starts its server there).
 
 :func:`exit_on_termination` turns SIGTERM/SIGHUP into an exception for a block, so every
 ``finally`` that stops a child runs when the build itself is terminated.
@@ -52,7 +52,7 @@ def spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], 
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop it ourselves
-                preexec_fn=_die_with(os.getpid()),
+                preexec_fn=_die_with(os.getpid()) if _in_main_thread() else None,
             )
         except OSError as exc:
             raise LocalModelError(f"cannot start {command[0]}: {exc.strerror}") from exc
@@ -61,6 +61,13 @@ def spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], 
 
 
 PR_SET_PDEATHSIG = 1
+
+
+def _in_main_thread() -> bool:
+    # The kernel sends the death signal when the *thread* that forked the child ends: armed from
+    # a worker thread, it would kill the server as soon as that worker is done. Children started
+    # elsewhere keep the other guards (stop, atexit, signal handlers).
+    return threading.current_thread() is threading.main_thread()
 
 
 def _die_with(parent: int) -> Callable[[], None] | None:

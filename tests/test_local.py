@@ -448,6 +448,29 @@ def test_no_orphan_when_the_build_is_killed_with_sigkill(tmp_path: Path) -> None
             kill(server_pid)
 
 
+def test_a_child_started_from_a_worker_thread_outlives_the_thread(tmp_path: Path) -> None:
+    # The death signal follows the forking *thread*: armed there, the server would die with the
+    # worker that happened to start it, in the middle of the build.
+    import threading
+
+    started: list[subprocess.Popen[bytes]] = []
+    worker = threading.Thread(
+        target=lambda: started.append(
+            processes.spawn([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "l")[
+                0
+            ]
+        )
+    )
+    worker.start()
+    worker.join()
+    (child,) = started
+    try:
+        time.sleep(0.5)
+        assert child.poll() is None, "the child died with the thread that started it"
+    finally:
+        processes.stop(child)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_no_orphan_when_interrupted_during_startup(tmp_path: Path, sig: signal.Signals) -> None:
     binary, record = fake_binary(tmp_path, mode="hang")

@@ -362,3 +362,25 @@ def test_the_manifest_prices_the_requests_made(
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["cost_usd"] == 0.0
     unknown = pipeline.build(settings_for(fake_openai, out, model="my-vllm-model"), [corpus])
     assert unknown.cost_usd is None
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_the_server_is_opened_from_the_main_thread(
+    fake_openai: FakeOpenAI, corpus: Path, tmp_path: Path, force: bool
+) -> None:
+    # The embedded server is started where the client connects; a server started from a worker
+    # thread could not be tied to the build's life (see processes.py).
+    import threading
+
+    from briefing import llm
+
+    fake_openai.respond_with(scripted_model.respond)
+    settings = settings_for(fake_openai, tmp_path / "out", force=force)
+    threads: list[threading.Thread] = []
+
+    def connect() -> Any:
+        threads.append(threading.current_thread())
+        return llm.openai_client(settings)
+
+    pipeline.build(settings, [corpus], connect=connect)
+    assert threads == [threading.main_thread()]
