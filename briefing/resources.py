@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from .errors import ConfigError
+from .escape import markdown_code, markdown_text
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def resource_dir(name: str) -> Path:
 @cache
 def environment(name: str) -> jinja2.Environment:
     """A Jinja environment over ``prompts`` or ``templates``; HTML templates are autoescaped."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(resource_dir(name)),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
@@ -41,6 +42,10 @@ def environment(name: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Text from sources and models goes into Markdown through these (escape.py).
+    env.filters["md"] = markdown_text
+    env.filters["md_code"] = markdown_code
+    return env
 
 
 def render(folder: str, template: str, **variables: Any) -> str:
