@@ -16,6 +16,7 @@ from ..merge import MergeResult
 from ..models import Brief, Citation, Claim, Manifest
 
 MARKDOWN_TEMPLATE = "brief.md.j2"
+HTML_TEMPLATE = "brief.html.j2"
 CHANGES_TEMPLATE = "changes.md.j2"
 
 
@@ -40,10 +41,28 @@ class CitationNumbers:
 
 def markdown(brief: Brief) -> str:
     """The brief as Markdown: sections, then numbered notes with ``file:line`` and the quote."""
+    return resources.render("templates", MARKDOWN_TEMPLATE, **_view(brief))
+
+
+def html(brief: Brief) -> str:
+    """The brief as one self-contained HTML page (inline CSS, no network): citations are
+    superscript links to their notes, and each note links back to every place that cites it.
+    Jinja autoescapes it: text from sources and models is always escaped."""
+    return resources.render("templates", HTML_TEMPLATE, **_view(brief))
+
+
+def _view(brief: Brief) -> dict[str, Any]:
+    """What both templates show: each claim with its note numbers, in reading order."""
     numbers = CitationNumbers()
+    uses: dict[int, list[str]] = {}
 
     def cited(claim: Claim) -> dict[str, Any]:
-        return {"text": claim.text, "refs": numbers.refs(claim)}
+        refs = numbers.refs(claim)
+        links = []
+        for n in sorted(set(refs)):
+            uses.setdefault(n, []).append(f"cite-{n}-{len(uses.get(n, [])) + 1}")
+            links.append({"n": n, "id": uses[n][-1]})
+        return {"text": claim.text, "refs": refs, "links": links}
 
     key_points = [cited(c) for c in brief.key_points]
     timeline = [
@@ -62,19 +81,23 @@ def markdown(brief: Brief) -> str:
     ]
     actors = [{"entry": a, **cited(a.claim)} for a in brief.actors]
     notes = [
-        {"n": i, "file": c.file, "line": c.line, "quote": " ".join(c.quote.split())}
+        {
+            "n": i,
+            "file": c.file,
+            "line": c.line,
+            "quote": " ".join(c.quote.split()),
+            "backs": uses.get(i, []),
+        }
         for i, c in enumerate(numbers.notes, 1)
     ]
-    return resources.render(
-        "templates",
-        MARKDOWN_TEMPLATE,
-        brief=brief,
-        key_points=key_points,
-        timeline=timeline,
-        disagreements=disagreements,
-        actors=actors,
-        notes=notes,
-    )
+    return {
+        "brief": brief,
+        "key_points": key_points,
+        "timeline": timeline,
+        "disagreements": disagreements,
+        "actors": actors,
+        "notes": notes,
+    }
 
 
 def _quotes(claim: Claim) -> list[dict[str, Any]]:
@@ -102,16 +125,18 @@ def changes_markdown(brief: Brief) -> str:
 def write_outputs(
     out_dir: Path, brief: Brief, events: dict[str, Any], manifest: Manifest
 ) -> dict[str, Path]:
-    """Write brief.md, events.json (``events``: see :func:`events_document`), claims.json,
-    manifest.json and, from the second build on, changes.md; returns their paths."""
+    """Write brief.md, brief.html, events.json (``events``: see :func:`events_document`),
+    claims.json, manifest.json and, from the second build on, changes.md; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "brief": out_dir / "brief.md",
+        "html": out_dir / "brief.html",
         "events": out_dir / "events.json",
         "claims": out_dir / "claims.json",
         "manifest": out_dir / "manifest.json",
     }
     _write_atomic(paths["brief"], markdown(brief))
+    _write_atomic(paths["html"], html(brief))
     _write_json(paths["events"], events)
     _write_json(paths["claims"], {"claims": [c.model_dump(mode="json") for c in brief.claims()]})
     _write_json(paths["manifest"], manifest.model_dump(mode="json"))
