@@ -52,5 +52,9 @@ class StateError(BriefingError):
     """The refresh state cannot be used: another build holds it, or it is damaged or newer."""
 
 
+class RenderError(BriefingError):
+    """A format of the brief cannot be written (a character no font can print, Typst failed)."""
+
+
 class EmbeddingError(BriefingError):
     """The sentence-embedding model used for merging cannot be found, verified or run."""

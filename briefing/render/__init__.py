@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import resources
+from ..errors import RenderError
 from ..merge import MergeResult
 from ..models import Brief, Citation, Claim, Manifest
+from .pdf import render_pdf
 
 MARKDOWN_TEMPLATE = "brief.md.j2"
 HTML_TEMPLATE = "brief.html.j2"
@@ -143,11 +145,25 @@ def write_outputs(
     if brief.changes is not None:
         paths["changes"] = out_dir / "changes.md"
         _write_atomic(paths["changes"], changes_markdown(brief))
+    # Last: every other file is written when the PDF is refused (a character no font prints).
+    paths["pdf"] = out_dir / "brief.pdf"
+    try:
+        pdf = render_pdf(_view(brief))
+    except RenderError:
+        paths["pdf"].unlink(missing_ok=True)  # never leave the last build's PDF as this one's
+        raise
+    _write_bytes_atomic(paths["pdf"], pdf)
     return paths
 
 
 def _write_json(path: Path, data: Any) -> None:
     _write_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _write_atomic(path: Path, text: str) -> None:

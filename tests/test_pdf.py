@@ -1,0 +1,73 @@
+"""brief.pdf: Typst, real footnotes, an outline, page numbers, CJK names, the same bytes twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdf
+import pytest
+import scripted_model
+from fakeserver import FakeOpenAI
+
+from briefing import pipeline
+from briefing.config import load_settings
+from briefing.errors import RenderError
+from briefing.models import Brief
+from briefing.render import _view
+from briefing.render.pdf import render_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECIAL = "a quote with # $ @ < * _ [ ] \\ in it"
+NAMES = "윤석열, 岸田文雄 and 金正恩"
+
+
+def build(fake: FakeOpenAI, folder: Path, out: Path) -> pipeline.BuildResult:
+    fake.respond_with(scripted_model.respond)
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "t"}
+    return pipeline.build(load_settings(env, {"out": out}), [folder])
+
+
+def text_of(path: Path) -> str:
+    return " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(path).pages)
+
+
+def test_the_seeds_pdf_has_outline_footnotes_and_page_numbers(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    result = build(fake_openai, ROOT / "seeds", tmp_path / "out")
+    pdf = result.paths["pdf"]
+    reader = pypdf.PdfReader(pdf)
+    titles = [o["/Title"] for o in reader.outline if isinstance(o, dict)]
+    assert titles[:2] == ["Key developments", "Timeline"] and "Sources" in titles
+    pages = len(reader.pages)
+    assert pages >= 2 and f"1 / {pages}" in reader.pages[0].extract_text()
+    text = text_of(pdf)
+    claims = result.brief.claims()
+    notes = {c.file: c for claim in claims for c in claim.citations}
+    for citation in list(notes.values())[:5]:  # each note's quote is printed as a footnote
+        assert " ".join(citation.quote.split())[:40] in text
+    again = render_pdf(_view(result.brief))
+    assert again == pdf.read_bytes()  # the same brief, the same bytes
+
+
+def test_special_characters_and_cjk_names_print_as_written(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    (folder / "names.txt").write_text(
+        f"Leaders meet in Seoul\n\nSeoul, 9 December 2024\n\nThe leaders {NAMES} met in Seoul "
+        f"and said {SPECIAL}.\n",
+        encoding="utf-8",
+    )
+    result = build(fake_openai, folder, tmp_path / "out")
+    text = text_of(result.paths["pdf"])
+    assert NAMES in text and SPECIAL in text
+
+
+def test_a_character_no_font_has_is_refused(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    brief_file = tmp_path / "ok" / "out"
+    result = build(fake_openai, ROOT / "seeds", brief_file)
+    odd = result.brief.model_copy(update={"title": "Brief \U0001d11e of music"})  # 𝄞
+    with pytest.raises(RenderError, match=r"U\+1D11E"):
+        render_pdf(_view(Brief.model_validate(odd.model_dump())))
