@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.text import Text
 
 from . import __version__, changes, llm, local, pipeline, sources, state
-from .config import Settings, load_settings
+from .config import Settings, load_settings, parse_formats
 from .errors import BriefingError, SourceError, StateError
 from .models import Source, Usage
 
@@ -162,6 +162,9 @@ def main() -> None:
 @click.option(
     "--force", is_flag=True, help="Ask the model again for everything, ignoring stored replies."
 )
+@click.option(
+    "--format", "format", help="Formats to write, comma-separated: md,html,pdf (default: all)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
     """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""
@@ -270,6 +273,19 @@ def check_command(claims: Path) -> None:
         )
         if problems:
             sys.exit(1)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="out")
+@click.option(
+    "--format", "format", help="Formats to write, comma-separated: md,html,pdf (default: all)."
+)
+def render(out: Path, format: str | None) -> None:
+    """Write the last build in OUT again from its stored records: no model, no sources read."""
+    with _errors_as_messages(False):
+        written = pipeline.render_last(out, parse_formats(format))
+        names = ", ".join(str(written[k]) for k in ("brief", "html", "pdf") if k in written)
+        err_console.print(f"[green]Wrote[/] {escape(names)}")
 
 
 @main.command()

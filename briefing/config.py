@@ -90,6 +90,7 @@ class Settings:
     merge_questions: int = 24
     force: bool = False  # --force: ask every request again instead of reusing the state's replies
     prices_file: Path | None = None  # BRIEFING_PRICES, else data/prices.toml
+    formats: tuple[str, ...] = ("md", "html", "pdf")  # --format: what the brief is written as
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
 
     @property
@@ -100,6 +101,22 @@ class Settings:
     def with_endpoint(self, base_url: str | None, api_key: str, model: str) -> Settings:
         """A copy pointed at another server (used once the embedded server is up)."""
         return replace(self, base_url=base_url, api_key=api_key, model=model)
+
+
+FORMATS = ("md", "html", "pdf")
+
+
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    """``--format md,html,pdf`` as a tuple in that order (default: all three)."""
+    if not text:
+        return FORMATS
+    wanted = {f.strip().lower() for f in text.split(",") if f.strip()}
+    unknown = sorted(wanted - set(FORMATS))
+    if unknown or not wanted:
+        raise ConfigError(
+            f"--format takes md, html and pdf, comma-separated; not {', '.join(unknown) or text!r}"
+        )
+    return tuple(f for f in FORMATS if f in wanted)
 
 
 def read_brief_file(path: Path) -> BriefSpec:
@@ -189,6 +206,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         window_chars=int(window),
         merge_questions=int(questions),
         force=bool(flags.get("force")),
+        formats=parse_formats(flags.get("format")),
         prices_file=Path(env["BRIEFING_PRICES"]) if env.get("BRIEFING_PRICES") else None,
         cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
     )

@@ -30,7 +30,14 @@ from . import (
     state,
 )
 from .config import Settings
-from .errors import AuthenticationFailed, BriefingError, LLMError, ServerUnreachable, SourceError
+from .errors import (
+    AuthenticationFailed,
+    BriefingError,
+    LLMError,
+    ServerUnreachable,
+    SourceError,
+    StateError,
+)
 from .models import (
     Brief,
     Event,
@@ -242,7 +249,9 @@ def _build(
         },
     )
     progress.stage("writing the brief")
-    out = write_outputs(settings.out_dir, brief, events_document(merged), manifest)
+    out = write_outputs(
+        settings.out_dir, brief, events_document(merged), manifest, settings.formats
+    )
     check.assert_quotes_match(out["claims"])
     # Only a complete build may stand in for the next one: a source the server failed on, or
     # key developments it could not write, must be asked again.
@@ -285,7 +294,9 @@ def _unchanged(
     progress.notice(f"nothing changed since build {previous.id}: its brief is rendered again")
     progress.stage("writing the brief")
     events_doc = {k: v for k, v in replayed.document.items() if k != "key_points"}
-    out = write_outputs(settings.out_dir, replayed.brief, events_doc, replayed.manifest)
+    out = write_outputs(
+        settings.out_dir, replayed.brief, events_doc, replayed.manifest, settings.formats
+    )
     check.assert_quotes_match(out["claims"])
     st.record_run(
         started_at,
@@ -305,6 +316,23 @@ def _unchanged(
         usage=Usage(),
         seconds=time.monotonic() - started,
     )
+
+
+def render_last(out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+    """Write the last build of ``out_dir`` again in ``formats`` from its stored records: no
+    source is read and no request is made."""
+    if not state.state_path(out_dir).is_file():
+        raise StateError(f"no builds in {out_dir} yet (no {state.state_path(out_dir)})")
+    with state.open_state(out_dir) as st:
+        last = st.last_run()
+    if last is None or last.brief_record is None:
+        raise StateError(f"{out_dir} holds no build that can be rendered again; build it first")
+    brief = Brief.model_validate(last.brief_record)
+    events_doc = {k: v for k, v in last.events.items() if k != "key_points"}
+    manifest = Manifest.model_validate(last.manifest)
+    out = write_outputs(out_dir, brief, events_doc, manifest, formats)
+    check.assert_quotes_match(out["claims"])
+    return out
 
 
 def merge_stage(

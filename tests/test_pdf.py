@@ -71,3 +71,40 @@ def test_a_character_no_font_has_is_refused(fake_openai: FakeOpenAI, tmp_path: P
     odd = result.brief.model_copy(update={"title": "Brief \U0001d11e of music"})  # 𝄞
     with pytest.raises(RenderError, match=r"U\+1D11E"):
         render_pdf(_view(Brief.model_validate(odd.model_dump())))
+
+
+def test_render_writes_the_last_build_again_without_a_request(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from briefing import cli
+
+    out = tmp_path / "out"
+    result = build(fake_openai, ROOT / "seeds", out)
+    asked = len(fake_openai.requests)
+    before = {k: result.paths[k].read_bytes() for k in ("brief", "html", "pdf")}
+    for k in ("html", "pdf"):
+        result.paths[k].unlink()
+    rendered = CliRunner().invoke(cli.main, ["render", str(out)])
+    assert rendered.exit_code == 0, rendered.output
+    assert len(fake_openai.requests) == asked  # not one request
+    assert {k: result.paths[k].read_bytes() for k in ("brief", "html", "pdf")} == before
+    only_md = CliRunner().invoke(cli.main, ["render", str(out), "--format", "md"])
+    assert only_md.exit_code == 0 and "brief.html" not in only_md.output
+    wrong = CliRunner().invoke(cli.main, ["render", str(out), "--format", "docx"])
+    assert wrong.exit_code == 1 and "--format takes md, html and pdf" in wrong.output
+    nothing = CliRunner().invoke(cli.main, ["render", str(tmp_path / "none")])
+    assert nothing.exit_code == 1 and "no builds in" in nothing.output
+
+
+def test_build_writes_only_the_formats_asked_for(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    import dataclasses
+
+    fake_openai.respond_with(scripted_model.respond)
+    env = {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "t"}
+    settings = load_settings(env, {"out": tmp_path / "out", "format": "md,pdf"})
+    assert settings.formats == ("md", "pdf")
+    result = pipeline.build(dataclasses.replace(settings, merge_questions=0), [ROOT / "seeds"])
+    assert "pdf" in result.paths and "html" not in result.paths
+    assert not (tmp_path / "out" / "brief.html").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import resources
+from ..config import FORMATS
 from ..errors import RenderError
 from ..merge import MergeResult
 from ..models import Brief, Citation, Claim, Manifest
@@ -125,20 +126,27 @@ def changes_markdown(brief: Brief) -> str:
 
 
 def write_outputs(
-    out_dir: Path, brief: Brief, events: dict[str, Any], manifest: Manifest
+    out_dir: Path,
+    brief: Brief,
+    events: dict[str, Any],
+    manifest: Manifest,
+    formats: tuple[str, ...] = FORMATS,
 ) -> dict[str, Path]:
-    """Write brief.md, brief.html, events.json (``events``: see :func:`events_document`),
-    claims.json, manifest.json and, from the second build on, changes.md; returns their paths."""
+    """Write the brief in ``formats`` (brief.md, brief.html, brief.pdf), events.json
+    (``events``: see :func:`events_document`), claims.json, manifest.json and, from the second
+    build on, changes.md; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "brief": out_dir / "brief.md",
-        "html": out_dir / "brief.html",
         "events": out_dir / "events.json",
         "claims": out_dir / "claims.json",
         "manifest": out_dir / "manifest.json",
     }
+    # brief.md is always written: claims.json and `briefing check` are read against it.
     _write_atomic(paths["brief"], markdown(brief))
-    _write_atomic(paths["html"], html(brief))
+    if "html" in formats:
+        paths["html"] = out_dir / "brief.html"
+        _write_atomic(paths["html"], html(brief))
     _write_json(paths["events"], events)
     _write_json(paths["claims"], {"claims": [c.model_dump(mode="json") for c in brief.claims()]})
     _write_json(paths["manifest"], manifest.model_dump(mode="json"))
@@ -146,13 +154,14 @@ def write_outputs(
         paths["changes"] = out_dir / "changes.md"
         _write_atomic(paths["changes"], changes_markdown(brief))
     # Last: every other file is written when the PDF is refused (a character no font prints).
-    paths["pdf"] = out_dir / "brief.pdf"
-    try:
-        pdf = render_pdf(_view(brief))
-    except RenderError:
-        paths["pdf"].unlink(missing_ok=True)  # never leave the last build's PDF as this one's
-        raise
-    _write_bytes_atomic(paths["pdf"], pdf)
+    if "pdf" in formats:
+        paths["pdf"] = out_dir / "brief.pdf"
+        try:
+            pdf = render_pdf(_view(brief))
+        except RenderError:
+            paths["pdf"].unlink(missing_ok=True)  # never leave the last build's PDF as this one's
+            raise
+        _write_bytes_atomic(paths["pdf"], pdf)
     return paths
 
 
