@@ -463,6 +463,7 @@ class Brief(Record):
     failures: tuple[SourceFailure, ...]
     notes: tuple[str, ...]
     changes: Changes | None = None  # since the last build into the same folder
+    built: str | None = None  # the build's date (its manifest's), shown in HTML and PDF
 
     def claims(self) -> list[Claim]:
         """Every cited sentence of the brief, in reading order."""

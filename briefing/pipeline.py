@@ -209,7 +209,7 @@ def _build(
         )
     brief = compose.compose(
         settings.brief, merged, entries, failures, key_points, notes, what_changed
-    )
+    ).model_copy(update={"built": started_at[:10]})
 
     usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
     usage = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
@@ -221,7 +221,7 @@ def _build(
     )
     manifest = Manifest(
         briefing_version=__version__,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        created_at=started_at,
         inputs=_inputs(read, failures),
         model=settings.model,
         server=endpoint.server,

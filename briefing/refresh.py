@@ -103,12 +103,15 @@ def replay(previous: RunRecord, seconds: float) -> Replayed | None:
         new_disagreements=(),
         retracted_key_points=(),
     )
-    brief = Brief.model_validate(previous.brief_record).model_copy(update={"changes": nothing})
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    brief = Brief.model_validate(previous.brief_record).model_copy(
+        update={"changes": nothing, "built": created[:10]}
+    )
     if not all(Path(entry.file).is_file() for entry in brief.sources):
         return None  # a citable copy under OUT/sources/ was deleted: the full build writes it
     manifest = Manifest.model_validate(previous.manifest).model_copy(
         update={
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "created_at": created,
             "usage": Usage(),
             "usage_by_source": {},
             "cost_usd": 0.0,

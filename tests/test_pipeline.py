@@ -29,6 +29,7 @@ from briefing.sources import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "brief.md"
+GOLDEN_HTML = ROOT / "tests" / "golden" / "brief.html"
 SEED_NAMES = sorted(p.name for p in (ROOT / "seeds").glob("*.txt"))
 SEED_PATHS = [Path("seeds") / name for name in SEED_NAMES]
 # A phrase only seed 004's prompt contains (a name in its lead), to pick it out in the fake
@@ -488,10 +489,14 @@ def test_brief_matches_golden(fake_openai: FakeOpenAI, tmp_path: Path, responder
     if responder is staggered:  # the output must not depend on the order sources finish in
         assert finished.order[0] != str(SEED_PATHS[0]) and finished.order[-1] == str(SEED_PATHS[0])
     brief = result.paths["brief"].read_text(encoding="utf-8")
+    # The page carries the build's date: the one line that changes from day to day.
+    page = re.sub(r"Built \d{4}-\d{2}-\d{2}", "Built DATE", result.paths["html"].read_text("utf-8"))
     if os.environ.get("UPDATE_GOLDEN") and responder is scripted_model.respond:
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(brief, encoding="utf-8")
+        GOLDEN_HTML.write_text(page, encoding="utf-8")
     assert brief == GOLDEN.read_text(encoding="utf-8")
+    assert page == GOLDEN_HTML.read_text(encoding="utf-8")
     # Each canonical event lists its mentions in reading order (file, then position).
     for event in load_json(result.paths["events"])["events"]:
         where = [(m["citations"][0]["file"], m["citations"][0]["start"]) for m in event["mentions"]]

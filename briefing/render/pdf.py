@@ -172,6 +172,7 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
         changes += [f"Key point retracted: {t}" for t in c.retracted_key_points]
     return {
         "title": brief.title,
+        "built": brief.built,  # the manifest's date, never the clock's: renders stay identical
         "scope": brief.scope,
         "meta": (
             f"Sources read: {len(brief.sources)}. Events: {len(view['timeline'])}; "
