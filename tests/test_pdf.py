@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pypdf
@@ -42,10 +43,14 @@ def test_the_seeds_pdf_has_outline_footnotes_and_page_numbers(
     pages = len(reader.pages)
     assert pages >= 2 and f"1 / {pages}" in reader.pages[0].extract_text()
     text = text_of(pdf)
-    claims = result.brief.claims()
-    notes = {c.file: c for claim in claims for c in claim.citations}
-    for citation in list(notes.values())[:5]:  # each note's quote is printed as a footnote
-        assert " ".join(citation.quote.split())[:40] in text
+    squeezed = "".join(text.split())  # text extraction breaks lines where the page does
+    notes = {
+        (c.file, c.start, c.end): c for claim in result.brief.claims() for c in claim.citations
+    }
+    for citation in notes.values():  # every note's quote is printed, as a footnote
+        assert "".join(citation.quote.split()) in squeezed, citation.quote[:60]
+    # Each note is printed once ("file:line — “quote”"): a note cited again reuses its footnote.
+    assert len(notes) == len(re.findall(r"\.txt:\d+—“", squeezed))
     again = render_pdf(_view(result.brief))
     assert again == pdf.read_bytes()  # the same brief, the same bytes
 
