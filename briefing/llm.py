@@ -64,6 +64,18 @@ class Answer(Generic[T]):
 
 
 @dataclass(frozen=True)
+class _Request:
+    """One request of an ``ask``, and where its progress and notices go."""
+
+    messages: Sequence[Message]
+    fmt: dict[str, Any]
+    max_tokens: int
+    on_tokens: TokenCallback | None = None
+    on_notice: NoticeCallback | None = None
+    cancel: threading.Event | None = None
+
+
+@dataclass(frozen=True)
 class _Completion:
     text: str
     finish_reason: str | None
@@ -213,10 +225,8 @@ def ask(
     problem = ""
     for attempt in range(1, settings.validation_attempts + 1):
         try:
-            done = _cached_complete(
-                client, settings, conversation, fmt, max_tokens, on_tokens, on_notice, cancel,
-                purpose, attempt,
-            )  # fmt: skip
+            request = _Request(conversation, fmt, max_tokens, on_tokens, on_notice, cancel)
+            done = _cached_complete(client, settings, request, purpose, attempt)
         except LLMError as exc:
             exc.usage = total + (exc.usage or Usage())  # earlier answers were paid for too
             raise
@@ -266,26 +276,17 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def _cached_complete(
-    client: Client,
-    settings: Settings,
-    messages: Sequence[Message],
-    fmt: dict[str, Any],
-    max_tokens: int,
-    on_tokens: TokenCallback | None,
-    on_notice: NoticeCallback | None,
-    cancel: threading.Event | None,
-    purpose: str,
-    attempt: int,
+    client: Client, settings: Settings, request: _Request, purpose: str, attempt: int
 ) -> _Completion:
     """The cached reply to this exact request, else a new one, kept as soon as it arrives."""
     if client.cache is None:
-        return _complete(client, settings, messages, fmt, max_tokens, on_tokens, on_notice, cancel)
-    key = request_key(settings, messages, fmt, max_tokens, attempt)
+        return _complete(client, settings, request)
+    key = request_key(settings, request.messages, request.fmt, request.max_tokens, attempt)
     if client.reuse and (hit := client.cache.reply(key)) is not None:
-        if on_tokens:
-            on_tokens(hit.usage.completion_tokens)
+        if request.on_tokens:
+            request.on_tokens(hit.usage.completion_tokens)
         return _Completion(hit.text, hit.finish_reason, Usage(cache_hits=1))
-    done = _complete(client, settings, messages, fmt, max_tokens, on_tokens, on_notice, cancel)
+    done = _complete(client, settings, request)
     client.cache.store_reply(
         key, purpose, settings.model, server_identity(settings),
         CachedReply(done.text, done.finish_reason, done.usage),
@@ -293,23 +294,15 @@ def _cached_complete(
     return done
 
 
-def _complete(
-    client: Client,
-    settings: Settings,
-    messages: Sequence[Message],
-    fmt: dict[str, Any],
-    max_tokens: int,
-    on_tokens: TokenCallback | None,
-    on_notice: NoticeCallback | None,
-    cancel: threading.Event | None,
-) -> _Completion:
+def _complete(client: Client, settings: Settings, request: _Request) -> _Completion:
     """One completion, streamed, with transport faults retried."""
+    on_notice, cancel = request.on_notice, request.cancel
     attempts = 0
 
     def once() -> _Completion:
         nonlocal attempts
         attempts += 1
-        return _stream_once(client, settings, messages, fmt, max_tokens, on_tokens)
+        return _stream_once(client, settings, request)
 
     def before_sleep(state: RetryCallState) -> None:
         if on_notice and state.outcome is not None:
@@ -353,20 +346,14 @@ def _complete(
     )
 
 
-def _stream_once(
-    client: Client,
-    settings: Settings,
-    messages: Sequence[Message],
-    fmt: dict[str, Any],
-    max_tokens: int,
-    on_tokens: TokenCallback | None,
-) -> _Completion:
+def _stream_once(client: Client, settings: Settings, request: _Request) -> _Completion:
     started = time.monotonic()
+    on_tokens = request.on_tokens
     stream = client.api().chat.completions.create(  # type: ignore[call-overload]
         model=settings.model,
-        messages=list(messages),
-        response_format=fmt,
-        max_tokens=max_tokens,
+        messages=list(request.messages),
+        response_format=request.fmt,
+        max_tokens=request.max_tokens,
         temperature=settings.temperature,
         seed=0,
         stream=True,
