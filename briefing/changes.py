@@ -22,7 +22,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# A version as stored: events.json plus, under this key, its key points (text, event_ids).
+KEY_POINTS = "key_points"
 ChangeKind = Literal["new", "corroborated", "weakened", "retracted"]
+_LABELS: dict[ChangeKind, str] = {
+    "new": "New",
+    "corroborated": "More sources",
+    "weakened": "Fewer sources",
+    "retracted": "Retracted",
+}
 SourceChangeKind = Literal["added", "edited", "removed"]
 
 
@@ -46,6 +54,11 @@ class EventChange(_Record):
     summary: str
     sources_before: int
     sources_now: int
+
+    @property
+    def label(self) -> str:
+        """What the change is called in every format: "New", "More sources" …"""
+        return _LABELS[self.kind]
 
 
 class Changes(_Record):
@@ -102,7 +115,7 @@ def compare(
     gone = {e["id"] for e in retracted}
     retracted_points = tuple(
         p["text"]
-        for p in before.get("key_points", ())
+        for p in before.get(KEY_POINTS, ())
         if p.get("event_ids") and all(x in gone for x in p["event_ids"])
     )
     old_keys = {k for d in before.get("disagreements", ()) for k in _disagreement_keys(d, before)}

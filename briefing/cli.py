@@ -293,9 +293,7 @@ def render(out: Path, format: str | None) -> None:
 def runs(out: Path) -> None:
     """List the builds kept in OUT's refresh state, oldest first, with what each cost."""
     with _errors_as_messages(False):
-        if not state.state_path(out).is_file():
-            raise StateError(f"no builds in {out} yet (no {state.state_path(out)})")
-        with state.open_state(out, exclusive=False) as st:
+        with state.open_state(out, exclusive=False, existing=True) as st:
             records = st.runs()
         click.echo(f"{'run':>4}  {'finished':<25} {'sources':>7} {'requests':>8} "
                    f"{'from state':>10} {'tokens in':>9} {'out':>6} {'cost $':>8} "
@@ -319,9 +317,7 @@ def runs(out: Path) -> None:
 def diff(run_a: int | None, run_b: int | None, out: Path) -> None:
     """What changed from build RUN_A to RUN_B (default: the last two builds in OUT)."""
     with _errors_as_messages(False):
-        if not state.state_path(out).is_file():
-            raise StateError(f"no builds in {out} yet (no {state.state_path(out)})")
-        with state.open_state(out, exclusive=False) as st:
+        with state.open_state(out, exclusive=False, existing=True) as st:
             ids = [r.id for r in st.runs()]
             if run_a is None:
                 if len(ids) < 2:
@@ -335,12 +331,10 @@ def diff(run_a: int | None, run_b: int | None, out: Path) -> None:
         assert a is not None and b is not None
         found = changes.compare(a.id, a.finished_at, a.events, a.sources, b.events, b.sources)
         click.echo(f"build {a.id} → build {b.id}: {changes.summary_line(found)}")
-        labels = {"new": "new", "corroborated": "more sources", "weakened": "fewer sources",
-                  "retracted": "retracted"}  # fmt: skip
         for s in found.sources:
             click.echo(f"  source {s.kind}: {s.path}")
         for e in found.events:
-            click.echo(f"  {labels[e.kind]}: {e.date or 'undated'} {e.summary}")
+            click.echo(f"  {e.label.lower()}: {e.date or 'undated'} {e.summary}")
         for subject in found.new_disagreements:
             click.echo(f"  new disagreement: {subject}")
         for text in found.retracted_key_points:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Event as Flag
+from typing import Any
 from urllib.parse import urlparse
 
 from . import (
@@ -192,9 +193,10 @@ def _build(
         client, settings, settings.brief, merged.canonical, progress.notice
     )
     timings["compose"] = time.monotonic() - t
+    events_doc = events_document(merged)
     document = {
-        **events_document(merged),
-        "key_points": [{"text": c.text, "event_ids": list(c.event_ids)} for c in key_points],
+        **events_doc,
+        changes.KEY_POINTS: [{"text": c.text, "event_ids": list(c.event_ids)} for c in key_points],
     }
     now_sources = {s.id: s.path for s in read if s.id in extractions}
     what_changed = None
@@ -249,9 +251,7 @@ def _build(
         },
     )
     progress.stage("writing the brief")
-    out = write_outputs(
-        settings.out_dir, brief, events_document(merged), manifest, settings.formats
-    )
+    out = write_outputs(settings.out_dir, brief, events_doc, manifest, settings.formats)
     check.assert_quotes_match(out["claims"])
     # Only a complete build may stand in for the next one: a source the server failed on, or
     # key developments it could not write, must be asked again.
@@ -293,10 +293,10 @@ def _unchanged(
     """Nothing that goes into the build changed: the last run's brief, What changed: nothing."""
     progress.notice(f"nothing changed since build {previous.id}: its brief is rendered again")
     progress.stage("writing the brief")
-    events_doc = {k: v for k, v in replayed.document.items() if k != "key_points"}
     out = write_outputs(
-        settings.out_dir, replayed.brief, events_doc, replayed.manifest, settings.formats
-    )
+        settings.out_dir, replayed.brief, _events_only(replayed.document), replayed.manifest,
+        settings.formats,
+    )  # fmt: skip
     check.assert_quotes_match(out["claims"])
     st.record_run(
         started_at,
@@ -321,18 +321,20 @@ def _unchanged(
 def render_last(out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     """Write the last build of ``out_dir`` again in ``formats`` from its stored records: no
     source is read and no request is made."""
-    if not state.state_path(out_dir).is_file():
-        raise StateError(f"no builds in {out_dir} yet (no {state.state_path(out_dir)})")
-    with state.open_state(out_dir) as st:
+    with state.open_state(out_dir, existing=True) as st:
         last = st.last_run()
     if last is None or last.brief_record is None:
         raise StateError(f"{out_dir} holds no build that can be rendered again; build it first")
     brief = Brief.model_validate(last.brief_record)
-    events_doc = {k: v for k, v in last.events.items() if k != "key_points"}
     manifest = Manifest.model_validate(last.manifest)
-    out = write_outputs(out_dir, brief, events_doc, manifest, formats)
+    out = write_outputs(out_dir, brief, _events_only(last.events), manifest, formats)
     check.assert_quotes_match(out["claims"])
     return out
+
+
+def _events_only(document: dict[str, Any]) -> dict[str, Any]:
+    """``events.json`` out of a run's stored document: the document minus its key points."""
+    return {k: v for k, v in document.items() if k != changes.KEY_POINTS}
 
 
 def merge_stage(

@@ -211,13 +211,16 @@ def state_path(out_dir: Path) -> Path:
 
 
 @contextmanager
-def open_state(out_dir: Path, *, exclusive: bool = True) -> Iterator[State]:
+def open_state(out_dir: Path, *, exclusive: bool = True, existing: bool = False) -> Iterator[State]:
     """The state of ``out_dir``, created or migrated as needed.
 
     ``exclusive``: hold the folder's lock for the block (a build); readers (``briefing runs``,
-    ``briefing diff``) do not need it. Raises :class:`StateError` when another build holds the
-    lock, or the database is damaged or from a newer briefing.
+    ``briefing diff``) do not need it. ``existing``: a folder no build wrote into is an error,
+    not a new state. Raises :class:`StateError` when another build holds the lock, or the
+    database is damaged or from a newer briefing.
     """
+    if existing and not state_path(out_dir).is_file():
+        raise StateError(f"no builds in {out_dir} yet (no {state_path(out_dir)})")
     folder = out_dir / STATE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder / LOCK_NAME, out_dir) if exclusive else _no_lock():

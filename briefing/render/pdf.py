@@ -162,12 +162,10 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
     changes: list[str] = []
     if brief.changes is not None:
         c = brief.changes
-        labels = {"new": "New", "corroborated": "More sources", "weakened": "Fewer sources",
-                  "retracted": "Retracted"}  # fmt: skip
         if c.empty:
             changes.append(f"Nothing changed since build {c.previous_run} ({c.previous_at}).")
         changes += [f"Source {s.kind}: {s.path}" for s in c.sources]
-        changes += [f"{labels[e.kind]}: {e.date or 'undated'} {e.summary}" for e in c.events]
+        changes += [f"{e.label}: {e.date or 'undated'} {e.summary}" for e in c.events]
         changes += [f"New disagreement: {s}" for s in c.new_disagreements]
         changes += [f"Key point retracted: {t}" for t in c.retracted_key_points]
     return {
