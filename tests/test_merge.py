@@ -264,7 +264,8 @@ def test_merge_groups_one_event_across_sources_and_keeps_the_disagreement(
     assert [c.model_dump() for c in again.canonical] == [c.model_dump() for c in result.canonical]
 
 
-def test_what_a_meeting_agreed_hangs_under_it(tmp_path: Path, embedder: Embedder) -> None:
+def meeting_and_agreement(tmp_path: Path) -> tuple[Source, list[Event]]:
+    """One source reporting a meeting in Tokyo, then what it agreed: two records."""
     src = source(tmp_path, "meeting.txt", "Envoys meet",
                  "The envoys of the three countries met in Tokyo on Monday.",
                  "They agreed to share missile warning data in real time.")  # fmt: skip
@@ -274,6 +275,11 @@ def test_what_a_meeting_agreed_hangs_under_it(tmp_path: Path, embedder: Embedder
         event(src, 3, "The three countries agreed to share missile warning data.", type="AGREE",
               status="planned"),
     ]  # fmt: skip
+    return src, events
+
+
+def test_what_a_meeting_agreed_hangs_under_it(tmp_path: Path, embedder: Embedder) -> None:
+    src, events = meeting_and_agreement(tmp_path)
     result = merge_events(events, [src], embedder)
     meeting = next(c for c in result.canonical if c.type == "CONSULT")
     agreed = next(c for c in result.canonical if c.type == "AGREE")
@@ -510,15 +516,7 @@ def test_a_point_restating_an_outcome_cites_its_sentence(
 ) -> None:
     from briefing.compose import key_developments
 
-    src = source(tmp_path, "meeting.txt", "Envoys meet",
-                 "The envoys of the three countries met in Tokyo on Monday.",
-                 "They agreed to share missile warning data in real time.")  # fmt: skip
-    events = [
-        event(src, 2, "The envoys of the three countries met in Tokyo.", date="2024-12-09",
-              location="Tokyo"),
-        event(src, 3, "The three countries agreed to share missile warning data.", type="AGREE",
-              status="planned"),
-    ]  # fmt: skip
+    src, events = meeting_and_agreement(tmp_path)
     result = merge_events(events, [src], embedder)
     point = "The envoys met in Tokyo and agreed to share missile warning data in real time."
     fake_openai.respond_with(
