@@ -254,25 +254,64 @@ def serve(port: int | None, local_model: Path | None, debug: bool) -> None:
 
 
 @main.command("check")
-@click.argument(
-    "claims",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default="out/claims.json",
-)
-def check_command(claims: Path) -> None:
-    """Check that every quote in CLAIMS equals its source slice."""
-    from .check import claims_citations, mismatches
+@click.argument("out", type=click.Path(exists=True, path_type=Path), default="out")
+@click.option("--offline", is_flag=True, help="Only the checks that need no model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--model", help="Model name (env BRIEFING_MODEL).")
+@click.option("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL).")
+@click.option("--local", is_flag=True, help="Use the embedded model even when an API key is set.")
+@click.option("--force", is_flag=True, help="Ask the model again, ignoring stored verdicts.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def check_command(out: Path, offline: bool, as_json: bool, debug: bool, **flags: Any) -> None:
+    """Check every claim of the brief in OUT against its sources.
 
-    with _errors_as_messages(False):
-        citations = claims_citations(claims)
-        problems = mismatches(citations)
-        for line in problems:
-            err_console.print(f"[red]mismatch[/] {escape(line)}")
-        click.echo(
-            f"{len(citations) - len(problems)} of {len(citations)} quotes match their source"
-        )
-        if problems:
-            sys.exit(1)
+    Exit status: 0 when every claim passes, 1 when one does not, 2 when the check could not run.
+    """
+    from . import audit
+    from .checkview import print_report
+
+    if out.is_file():  # `briefing check out/claims.json`, as before
+        out = out.parent
+    try:
+        with _errors_as_messages(debug):
+            settings = load_settings(os.environ, {**flags, "out": out})
+            with _model_session(settings, offline) as (planned, connect), Progress(
+                SpinnerColumn(), TextColumn("checking claims"), BarColumn(bar_width=24),
+                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                console=err_console, transient=True,
+            ) as bars:  # fmt: skip
+                task = bars.add_task("check", total=None)
+                report = audit.audit(
+                    out,
+                    planned,
+                    offline=offline,
+                    connect=connect,
+                    on_progress=lambda done, total: bars.update(task, completed=done, total=total),
+                )
+    except SystemExit as exc:
+        sys.exit(2 if exc.code == 1 else exc.code)  # the check itself could not run
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        print_report(report, Console(highlight=False, soft_wrap=True))
+    sys.exit(0 if report.passed else 1)
+
+
+@contextlib.contextmanager
+def _model_session(settings: Settings, offline: bool) -> Iterator[tuple[Settings, Any]]:
+    """The settings requests are keyed by, and how to reach the model when one must be asked:
+    for the embedded model, a server started on the first request that is not stored."""
+    if offline or not settings.use_local:
+        yield settings, None
+        return
+    planned = local.server_settings(settings)
+    with contextlib.ExitStack() as stack:
+
+        def connect() -> Any:
+            server = stack.enter_context(local.embedded_server(settings, on_status=err_console.log))
+            return llm.openai_client(planned, server.base_url)
+
+        yield planned, connect
 
 
 @main.command()
@@ -286,6 +325,53 @@ def render(out: Path, format: str | None) -> None:
         written = pipeline.render_last(out, parse_formats(format))
         names = ", ".join(str(written[k]) for k in ("brief", "html", "pdf") if k in written)
         err_console.print(f"[green]Wrote[/] {escape(names)}")
+
+
+@main.command("review")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="out")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--no-open", is_flag=True, help="Print the URL only; do not open a browser.")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every decision to this JSON file and exit.",
+)
+@click.option(
+    "--apply",
+    "apply_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Store the decisions of this JSON file (a newer one kept here wins) and exit.",
+)
+def review_command(
+    out: Path, port: int | None, no_open: bool, export_file: Path | None, apply_file: Path | None
+) -> None:
+    """Review the claims of the last build in OUT in a local page: accept, reject or edit each."""
+    from .review import exchange, server
+
+    with _errors_as_messages(False):
+        if export_file is not None and apply_file is not None:
+            raise click.UsageError("give --export or --apply, not both")
+        if export_file is not None:
+            with state.open_state(out, exclusive=False, existing=True) as st:
+                count = exchange.export_decisions(st, export_file)
+            err_console.print(f"[green]Wrote[/] {count} decision(s) to {escape(str(export_file))}")
+            return
+        if apply_file is not None:
+            with state.open_state(out, exclusive=False, existing=True) as st:
+                done = exchange.apply_file(st, apply_file)
+            err_console.print(
+                f"[green]Imported[/] {done.imported} decision(s) from {escape(str(apply_file))}; "
+                f"kept {done.kept} newer one(s) already here; {done.same} already the same. "
+                f"They apply from the next build, or now with: briefing render {escape(str(out))}"
+            )
+            return
+
+        def ready(url: str) -> None:
+            click.echo(f"Reviewing {out} at {url} (Ctrl-C stops)")
+
+        server.serve(out, port, open_browser=not no_open, on_ready=ready)
+        err_console.print("review stopped; every decision is saved")
 
 
 @main.command()

@@ -24,6 +24,7 @@ from .changes import Changes
 from .config import BriefSpec, Settings
 from .errors import LLMError
 from .merge import MergeResult
+from .merge.aliases import load_aliases
 from .models import (
     ActorEntry,
     Brief,
@@ -283,7 +284,7 @@ def compose(
         if not acted_in:
             continue
         text = f"{a.name} takes part in {_count(len(acted_in), 'event')}."
-        cites = [e.mentions[0].citations[0] for e in acted_in[:3]]
+        cites = _naming(a.name, [v.text for v in a.variants], acted_in)
         actors.append(
             ActorEntry(
                 name=a.name,
@@ -393,6 +394,24 @@ def _claim(
         event_ids=event_ids,
         citations=tuple(citations),
     )
+
+
+def _naming(
+    name: str, written: Sequence[str], events: Sequence[CanonicalEvent], most: int = 3
+) -> list[Citation]:
+    """Up to ``most`` citations, one per event, of a sentence that names the actor ``name``
+    (as written, by an alias or a demonym); an event whose cited words never name it (the model
+    read the actor from elsewhere) is cited by its first sentence only if no event names it."""
+    aliases = load_aliases()
+    found: list[Citation] = []
+    for e in events:
+        quotes = [c for m in e.mentions for c in m.citations]
+        hit = next((c for c in quotes if aliases.mentions(c.quote, name, written)), None)
+        if hit is not None and hit not in found:
+            found.append(hit)
+        if len(found) == most:
+            break
+    return found or [events[0].mentions[0].citations[0]]
 
 
 def _tokens(text: str) -> int:

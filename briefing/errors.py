@@ -58,3 +58,7 @@ class RenderError(BriefingError):
 
 class EmbeddingError(BriefingError):
     """The sentence-embedding model used for merging cannot be found, verified or run."""
+
+
+class ReviewError(BriefingError):
+    """Review decisions cannot be read, exported or applied (a damaged or foreign review file)."""

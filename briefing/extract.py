@@ -26,6 +26,7 @@ from .align import content_words
 from .config import Settings
 from .errors import InvalidReply
 from .furniture import furniture, headline_sentences
+from .injection import instructions
 from .models import (
     EventDraft,
     Extraction,
@@ -65,17 +66,20 @@ class Reading:
     headline: str | None
     windows: list[Sequence[Sentence]]
     furniture: frozenset[int]
+    instructions: frozenset[int] = frozenset()
 
 
 def prepare(source: Source, window_chars: int) -> Reading:
     """Split ``source`` into what the model reads and what it never sees."""
     hidden = furniture(source.sentences)
     headline = headline_sentences(source.sentences, source.title)
-    shown = [s for s in source.sentences if s.number not in hidden | headline]
+    addressed = set(instructions(source.text, source.sentences)) - hidden
+    shown = [s for s in source.sentences if s.number not in hidden | headline | addressed]
     return Reading(
         headline=source.title if headline else None,
         windows=sentence_windows(shown, window_chars),
         furniture=frozenset(hidden - headline),
+        instructions=frozenset(addressed),
     )
 
 
@@ -139,6 +143,7 @@ def extract(
         source_id=source.id,
         reply=ExtractionReply.model_construct(events=events),
         furniture=tuple(sorted(reading.furniture)),
+        instructions=tuple(sorted(reading.instructions)),
         usage=usage,
         salvaged=salvaged,
         realigned=repaired.moved,

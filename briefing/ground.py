@@ -57,13 +57,15 @@ def ground(extraction: Extraction, source: Source, file: str) -> Grounded:
     if extraction.source_id != source.id:
         raise GroundingError(f"extraction of {extraction.source_id[:12]} given {source.path}")
     furniture = set(extraction.furniture)
+    # A sentence that addresses a model is never evidence, even when the model names its number.
+    citable = [s for s in source.sentences if s.number not in set(extraction.instructions)]
     events: list[Event] = []
     unsupported = realigned = 0
     for draft in extraction.reply.events:
         for n in draft.evidence:
             if not 1 <= n <= len(source.sentences):
                 raise GroundingError(f"{source.path} has no sentence {n}")
-        found = align(draft.summary, draft.evidence, source.sentences, furniture)
+        found = align(draft.summary, draft.evidence, citable, furniture)
         if found is None:
             unsupported += 1
             continue

@@ -349,6 +349,40 @@ class Claim(Record):
     text: str
     event_ids: tuple[str, ...]
     citations: tuple[Citation, ...] = Field(min_length=1)
+    # What a reviewer made of it (see review/): "edited" means the text is theirs, not the model's.
+    review: Literal["accepted", "edited"] | None = None
+
+
+ReviewAction = Literal["accept", "reject", "edit"]
+
+
+class Decision(Record):
+    """A reviewer's decision on one claim, kept in the refresh state across builds."""
+
+    claim_id: str
+    action: ReviewAction
+    text: str | None = Field(None, description="the reviewer's text, for an edit")
+    comment: str | None = None
+    claim: Claim = Field(description="the claim as it stood when decided")
+    decided_at: str
+
+    @model_validator(mode="after")
+    def _edit_has_text(self) -> Decision:
+        if self.action == "edit" and not (self.text or "").strip():
+            raise ValueError("an edit needs the new text")
+        return self
+
+
+class CheckSummary(Record):
+    """The last `briefing check` of a brief's claims, for the line under its title."""
+
+    claims: int
+    supported: int
+    need_review: int  # not supported, partly supported, failing a deterministic check, flagged
+    unchecked: int  # no support verdict yet
+    model: str | None = None
+    # Claims the check found wanting, by id: "not_supported", "partly" or "failed".
+    doubtful: dict[str, str] = Field(default_factory=dict)
 
 
 class Usage(Record):
@@ -385,6 +419,8 @@ class Extraction(Record):
     reply: ExtractionReply
     # Sentence numbers that are page furniture (never shown to the model, never cited).
     furniture: tuple[int, ...] = ()
+    # Sentence numbers that address the reader or a model (injection.py): never shown, never cited.
+    instructions: tuple[int, ...] = ()
     usage: Usage
     # True when every attempt was invalid and the valid part of the last reply was kept.
     salvaged: bool = False
@@ -448,6 +484,10 @@ class SourceEntry(Record):
     unsupported: int = Field(0, description="events dropped: no sentence supports their summary")
     realigned: int = Field(0, description="events whose cited sentence was corrected")
     salvaged: bool = Field(False, description="the model never gave a fully valid reply")
+    # Sentences that address the reader or a model instead of reporting (injection.py): never
+    # shown to the model, never cited. Their lines, and the start of each.
+    instruction_lines: tuple[int, ...] = ()
+    instruction_preview: tuple[str, ...] = ()
 
 
 class Brief(Record):
@@ -464,6 +504,7 @@ class Brief(Record):
     notes: tuple[str, ...]
     changes: Changes | None = None  # since the last build into the same folder
     built: str | None = None  # the build's date (its manifest's), shown in HTML and PDF
+    check: CheckSummary | None = None  # from the last `briefing check` of these claims
 
     def claims(self) -> list[Claim]:
         """Every cited sentence of the brief, in reading order."""
@@ -504,3 +545,6 @@ class Manifest(Record):
     # is not in the price table. Replies from the refresh state cost nothing.
     cost_usd: float | None = None
     fingerprint: str | None = None  # of every input (refresh.fingerprint)
+    # sha256 of each file the citations point at (a source, or its UTF-8 copy in OUT/sources):
+    # `briefing check` proves the file is still the one that was cited.
+    cited_files: dict[str, str] = Field(default_factory=dict)

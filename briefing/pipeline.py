@@ -6,6 +6,7 @@ sources → extract (in parallel) → ground → merge → compose → render �
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -27,6 +28,7 @@ from . import (
     prices,
     refresh,
     resources,
+    review,
     sources,
     state,
 )
@@ -239,6 +241,7 @@ def _build(
         timings={k: round(v, 3) for k, v in timings.items()},
         cost_usd=prices.estimate(usage, settings.model, settings.use_local, price_table),
         fingerprint=inputs_hash,
+        cited_files=cited_hashes(read, citable),
         counts={
             "sources_read": len(entries),
             "sources_failed": len(failures),
@@ -251,8 +254,7 @@ def _build(
         },
     )
     progress.stage("writing the brief")
-    out = write_outputs(settings.out_dir, brief, events_doc, manifest, settings.formats)
-    check.assert_quotes_match(out["claims"])
+    out = publish(st, settings.out_dir, brief, events_doc, manifest, settings.formats)
     # Only a complete build may stand in for the next one: a source the server failed on, or
     # key developments it could not write, must be asked again.
     complete = not extract_failures and not any(n.startswith(compose.NOT_WRITTEN) for n in notes)
@@ -293,11 +295,10 @@ def _unchanged(
     """Nothing that goes into the build changed: the last run's brief, What changed: nothing."""
     progress.notice(f"nothing changed since build {previous.id}: its brief is rendered again")
     progress.stage("writing the brief")
-    out = write_outputs(
-        settings.out_dir, replayed.brief, _events_only(replayed.document), replayed.manifest,
+    out = publish(
+        st, settings.out_dir, replayed.brief, _events_only(replayed.document), replayed.manifest,
         settings.formats,
     )  # fmt: skip
-    check.assert_quotes_match(out["claims"])
     st.record_run(
         started_at,
         replayed.manifest.model_dump(mode="json"),
@@ -322,12 +323,37 @@ def render_last(out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     """Write the last build of ``out_dir`` again in ``formats`` from its stored records: no
     source is read and no request is made."""
     with state.open_state(out_dir, existing=True) as st:
-        last = st.last_run()
+        return rewrite_last(st, out_dir, formats)
+
+
+def rewrite_last(st: state.State, out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+    """Like :func:`render_last`, inside an open state (``briefing check`` renews the brief's
+    check line this way)."""
+    last = st.last_run()
     if last is None or last.brief_record is None:
         raise StateError(f"{out_dir} holds no build that can be rendered again; build it first")
     brief = Brief.model_validate(last.brief_record)
     manifest = Manifest.model_validate(last.manifest)
-    out = write_outputs(out_dir, brief, _events_only(last.events), manifest, formats)
+    return publish(st, out_dir, brief, _events_only(last.events), manifest, formats)
+
+
+def publish(
+    st: state.State,
+    out_dir: Path,
+    brief: Brief,
+    events_doc: dict[str, Any],
+    manifest: Manifest,
+    formats: tuple[str, ...],
+) -> dict[str, Path]:
+    """Write ``brief`` (as generated) with the reviewer's decisions applied and the last
+    check's line, then prove every quote of what was written. The run keeps the generated
+    brief, so a decision changed later applies to it afresh."""
+    reviewed = review.apply_decisions(brief, st.decisions())
+    final = reviewed.brief
+    line = check.summary(final.claims(), st.last_check(), flagged=len(reviewed.flagged))
+    out = write_outputs(
+        out_dir, final.model_copy(update={"check": line}), events_doc, manifest, formats
+    )
     check.assert_quotes_match(out["claims"])
     return out
 
@@ -377,6 +403,16 @@ def citable_files(read: Sequence[Source], folder: Path) -> dict[str, str]:
         copy.write_text(source.text, encoding="utf-8", newline="\n")
         files[source.id] = str(copy)
     return files
+
+
+def cited_hashes(read: Sequence[Source], citable: dict[str, str]) -> dict[str, str]:
+    """sha256 of each file citations point at: the source's own hash when it is cited as it is,
+    else that of the UTF-8 copy ``citable_files`` wrote."""
+    return {
+        citable[s.id]: s.id if s.verbatim else hashlib.sha256(s.text.encode()).hexdigest()
+        for s in read
+        if s.id in citable
+    }
 
 
 def _extract_all(
@@ -456,6 +492,7 @@ def _source_entry(
 ) -> SourceEntry:
     furniture = extraction.furniture
     by_number = {s.number: s.text for s in source.sentences}
+    by_line = {s.number: s.line for s in source.sentences}
     preview = tuple(_shorten(by_number[n]) for n in furniture[:3] if n in by_number)
     return SourceEntry(
         id=source.id,
@@ -471,6 +508,10 @@ def _source_entry(
         unsupported=grounded.unsupported + extraction.unsupported,
         realigned=grounded.realigned + extraction.realigned,
         salvaged=extraction.salvaged,
+        instruction_lines=tuple(by_line[n] for n in extraction.instructions if n in by_line),
+        instruction_preview=tuple(
+            _shorten(by_number[n]) for n in extraction.instructions[:3] if n in by_number
+        ),
     )
 
 

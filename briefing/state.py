@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import StateError
-from .models import Usage
+from .models import Decision, Usage
 
 STATE_DIR = ".briefing"
 DB_NAME = "state.db"
@@ -77,6 +77,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN brief_record TEXT;
     ALTER TABLE runs ADD COLUMN fingerprint TEXT;
+    """,
+    # 3: review decisions (one per claim id, kept across builds) and `briefing check` reports.
+    """
+    CREATE TABLE decisions (
+        claim_id TEXT PRIMARY KEY,
+        decision TEXT NOT NULL,
+        decided_at TEXT NOT NULL
+    );
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        finished_at TEXT NOT NULL,
+        report TEXT NOT NULL
+    );
     """,
 )
 
@@ -203,6 +217,55 @@ class State:
         with self._lock:
             row = self._db.execute("SELECT max(id) FROM runs").fetchone()
         return self.run(row[0]) if row and row[0] is not None else None
+
+    def update_brief_record(self, run_id: int, brief_record: dict[str, Any], brief: str) -> None:
+        """Replace run ``run_id``'s Brief record and Markdown (a check adds its summary line)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE runs SET brief_record = ?, brief = ? WHERE id = ?",
+                (json.dumps(brief_record), brief, run_id),
+            )
+
+    # --- review decisions ------------------------------------------------------------------------
+
+    def decisions(self) -> list[Decision]:
+        """Every review decision kept, oldest first; none is ever dropped by a build."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT decision FROM decisions ORDER BY decided_at, claim_id"
+            ).fetchall()
+        return [Decision.model_validate_json(r[0]) for r in rows]
+
+    def save_decision(self, decision: Decision) -> None:
+        """Keep ``decision`` (replacing an earlier one on the same claim); committed at once."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?)",
+                (decision.claim_id, decision.model_dump_json(), decision.decided_at),
+            )
+
+    def forget_decision(self, claim_id: str) -> bool:
+        """Undo the decision on ``claim_id``; whether there was one."""
+        with self._lock, self._db:
+            cursor = self._db.execute("DELETE FROM decisions WHERE claim_id = ?", (claim_id,))
+        return cursor.rowcount > 0
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def record_check(self, run_id: int | None, report: dict[str, Any]) -> int:
+        """Store a `briefing check` report of run ``run_id``; returns its number."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO checks (run_id, finished_at, report) VALUES (?, ?, ?)",
+                (run_id, _now(), json.dumps(report)),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def last_check(self) -> dict[str, Any] | None:
+        """The latest check report, whichever run it checked, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT report FROM checks ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
 
 
 def state_path(out_dir: Path) -> Path:

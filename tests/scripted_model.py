@@ -29,6 +29,7 @@ TRIGGERS = [  # first match wins: (pattern, PLOVER type)
     (r"\bsummit\b", "CONSULT"),
     (r"\b(shar(e|ing)|cooperate)\b", "COOPERATE"),
     (r"\blaunch(ed|es)?\b", "MOBILIZE"),
+    (r"\bveto(ed|es)?\b", "REJECT"),
     (r"\bsaid\b", "CONSULT"),
 ]
 ACTORS = [  # (pattern, full usual name); longest names first
@@ -59,6 +60,8 @@ def respond(body: dict[str, Any]) -> Reply:
         reply = same_event(users[-1])
     elif system == resources.render("prompts", "compose_system.j2"):
         reply = key_points(next(u for u in reversed(users) if RECORD.search(u)))
+    elif system == resources.render("prompts", "support_system.j2"):
+        reply = support(users[-1])
     else:
         return Reply.status(500, {"error": {"message": "scripted model: unknown request"}})
     text = json.dumps(reply, ensure_ascii=False)  # usage: about 4 characters a token
@@ -144,3 +147,33 @@ def same_event(prompt: str) -> dict[str, Any]:
     places = [set(re.findall(r"\b(?:in|at) ([A-Z][a-z]+(?: [A-Z][a-z]+)?)", q)) for q in quotes]
     same = len(places) == 2 and bool(places[0] & places[1])
     return {"same": same, "reason": "same place" if same else "no place in common"}
+
+
+CLAIM = re.compile(r"^CLAIM: (.*)$", re.M)
+PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d+")
+STOP = {"the", "a", "an", "of", "and", "to", "in", "on", "at", "for", "with", "by", "from", "as"}
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in WORD.findall(text) if w.lower() not in STOP}
+
+
+def support(prompt: str) -> dict[str, Any]:
+    """A support verdict by word overlap: the share of the claim's words its passages hold."""
+    claim = _words(CLAIM.search(prompt).group(1))  # type: ignore[union-attr]
+    passages = PASSAGE.findall(prompt)
+
+    def share(text: str) -> float:
+        return len(claim & _words(text)) / len(claim) if claim else 0.0
+
+    def grade(value: float) -> str:
+        return "supports" if value >= 0.6 else "partly" if value >= 0.2 else "unrelated"
+
+    together = share(" ".join(t for _, t in passages))
+    verdict = "supported" if together >= 0.6 else "partly" if together >= 0.3 else "not_supported"
+    return {
+        "passages": [{"passage": int(n), "alone": grade(share(t))} for n, t in passages],
+        "verdict": verdict,
+        "reason": f"the passages hold {together:.0%} of the claim's words",
+    }

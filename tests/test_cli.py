@@ -220,10 +220,6 @@ def built(fake_openai: FakeOpenAI, tmp_path: Path) -> Path:
     return tmp_path / "out" / "claims.json"
 
 
-def citation_count(claims: Path) -> int:
-    return sum(len(c["citations"]) for c in json.loads(claims.read_text())["claims"])
-
-
 def corrupt_first_quote(claims: Path, change: Any) -> None:
     data = json.loads(claims.read_text(encoding="utf-8"))
     citation = data["claims"][0]["citations"][0]
@@ -231,36 +227,48 @@ def corrupt_first_quote(claims: Path, change: Any) -> None:
     claims.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
-def test_check_counts_matching_quotes(built: Path) -> None:
-    n = citation_count(built)
-    result = invoke(["check", str(built)], {})
+def test_check_offline_passes_an_intact_brief(built: Path) -> None:
+    n = len(json.loads(built.read_text())["claims"])
+    result = invoke(["check", str(built.parent), "--offline"], {})
     assert_clean_exit(result, 0)
-    assert n > 0 and result.stdout.strip() == f"{n} of {n} quotes match their source"
+    assert f"{n} claims: 0 supported" in result.stdout
+    assert "every claim passes" in result.stdout
 
 
-def test_check_fails_on_a_corrupted_quote(built: Path) -> None:
-    n = citation_count(built)
+def test_check_still_takes_a_claims_file(built: Path) -> None:
+    assert_clean_exit(invoke(["check", str(built), "--offline"], {}), 0)
+
+
+def test_check_fails_on_a_corrupted_quote_and_names_the_claim(built: Path) -> None:
     corrupt_first_quote(built, lambda q: q[:-1] + ("X" if q[-1] != "X" else "Y"))
-    result = invoke(["check", str(built)], {})
+    claim_id = json.loads(built.read_text())["claims"][0]["id"]
+    result = invoke(["check", str(built.parent), "--offline"], {})
     assert_clean_exit(result, 1)
-    assert result.stdout.strip() == f"{n - 1} of {n} quotes match their source"
-    (mismatch,) = lines_with(result.stderr, "mismatch")
-    assert "seeds/" in mismatch and "differs from its quote" in mismatch
+    (line,) = [ln for ln in result.stdout.splitlines() if "differs from its quote" in ln]
+    assert line.startswith(claim_id) and "seeds/" in line
+
+
+def test_check_of_a_quote_longer_than_its_span_fails_that_claim(built: Path) -> None:
+    corrupt_first_quote(built, lambda q: q + " and more")
+    result = invoke(["check", str(built.parent), "--offline", "--json"], {})
+    assert_clean_exit(result, 1)
+    report = json.loads(result.stdout)
+    assert report["claims"][0]["status"] == "failed"
+    assert "malformed" in report["claims"][0]["problems"][0]
 
 
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda claims: corrupt_first_quote(claims, lambda q: q + " and more"),
         lambda claims: claims.write_text('{"claims": [', encoding="utf-8"),
         lambda claims: claims.write_text('{"events": []}', encoding="utf-8"),
     ],
-    ids=["quote-longer-than-span", "not-json", "not-a-claims-file"],
+    ids=["not-json", "not-a-claims-file"],
 )
-def test_check_of_a_damaged_file_exits_1_with_one_line(built: Path, damage: Any) -> None:
+def test_check_that_cannot_read_its_claims_exits_2_with_one_line(built: Path, damage: Any) -> None:
     damage(built)
-    result = invoke(["check", str(built)], {})
-    assert_clean_exit(result, 1)
+    result = invoke(["check", str(built.parent), "--offline"], {})
+    assert_clean_exit(result, 2)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert str(built) in result.stderr
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -173,6 +173,25 @@ class Aliases:
                 (self.names[k] for k in _keys(text) if k in self.names), None
             )
         return self._looked_up[text]
+
+    def mentions(self, text: str, name: str, written: Iterable[str] = ()) -> bool:
+        """Whether ``text`` names the actor ``name``: as ``name`` or a way it was ``written``,
+        by an alias ("Seoul", "ROK" for South Korea) or a demonym ("South Korean"), or a
+        person by their surname."""
+        text = text.replace("’", "'")
+        forms = {name, *written}
+        if name.count(" ") and name.split()[-1][:1].isupper() and self.lookup(name) is None:
+            forms.add(name.split()[-1])  # a person: "Kishida"
+        if any(re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text) for f in forms if f):
+            return True
+        tokens = re.findall(r"[\w.'\-]+", text)
+        for n in range(1, MAX_NAME_PARTS + 3):  # "Democratic People's Republic of Korea"
+            for i in range(len(tokens) - n + 1):
+                words = _possessive(" ".join(tokens[i : i + n]).strip(".'"))
+                hit = self.lookup(words)
+                if (hit and hit[0] == name) or self.country(words) == name:
+                    return True
+        return False
 
     def country(self, text: str) -> str | None:
         """The country ``text`` names (an alias or a demonym), if any."""

@@ -30,6 +30,7 @@ import numpy as np
 from .. import dates
 from ..furniture import furniture, headline_sentences
 from ..ground import cite
+from ..injection import instructions
 from ..models import SUMMARY_MAX, Event, Source
 from .actors import ActorNames
 from .aliases import load_aliases
@@ -197,6 +198,7 @@ def _candidate_sentences(sources: Sequence[Source]) -> list[tuple[str, int, str]
     rows = []
     for source in sources:
         hidden = furniture(source.sentences) | headline_sentences(source.sentences, source.title)
+        hidden |= set(instructions(source.text, source.sentences))
         for s in source.sentences:
             if s.number not in hidden and len(s.text.split()) >= MIN_WORDS:
                 rows.append((source.id, s.number, " ".join(s.text.split())))

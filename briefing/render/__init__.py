@@ -15,10 +15,17 @@ from .. import resources
 from ..config import FORMATS
 from ..errors import RenderError
 from ..merge import MergeResult
-from ..models import Brief, Citation, Claim, Manifest
+from ..models import Brief, CheckSummary, Citation, Claim, Manifest, SourceEntry
 from .pdf import render_pdf
 
 MARKDOWN_TEMPLATE = "brief.md.j2"
+# Marks after a claim, the same words in every format.
+EDITED = "(edited in review)"  # its words are a reviewer's, not what the sources were read as
+DOUBT = {
+    "not_supported": "(check: its sources do not say this)",
+    "partly": "(check: its sources say only part of this)",
+    "failed": "(check: a citation no longer matches its source)",
+}
 HTML_TEMPLATE = "brief.html.j2"
 CHANGES_TEMPLATE = "changes.md.j2"
 
@@ -65,7 +72,16 @@ def _view(brief: Brief) -> dict[str, Any]:
         for n in sorted(set(refs)):
             uses.setdefault(n, []).append(f"cite-{n}-{len(uses.get(n, [])) + 1}")
             links.append({"n": n, "id": uses[n][-1]})
-        return {"text": claim.text, "refs": refs, "links": links}
+        return {"text": claim.text, "refs": refs, "links": links, "marks": marks(claim)}
+
+    def marks(claim: Claim) -> list[str]:
+        """What the reader must know of a claim beside its words: a reviewer wrote them, or
+        the last check found its sources do not (fully) say it."""
+        found = [EDITED] if claim.review == "edited" else []
+        doubt = brief.check.doubtful.get(claim.id) if brief.check else None
+        if doubt:
+            found.append(DOUBT[doubt])
+        return found
 
     key_points = [cited(c) for c in brief.key_points]
     timeline = [
@@ -95,12 +111,40 @@ def _view(brief: Brief) -> dict[str, Any]:
     ]
     return {
         "brief": brief,
+        "check_line": check_line(brief.check, len(brief.claims())),
+        "instruction_notes": {s.id: instruction_note(s) for s in brief.sources},
         "key_points": key_points,
         "timeline": timeline,
         "disagreements": disagreements,
         "actors": actors,
         "notes": notes,
     }
+
+
+def instruction_note(source: SourceEntry) -> str:
+    """What the sources table says of a source's sentences that address a model, or ""."""
+    if not source.instruction_lines:
+        return ""
+    lines = sorted(set(source.instruction_lines))
+    where = ", ".join(str(n) for n in lines[:6]) + (", …" if len(lines) > 6 else "")
+    shown = ", ".join(f"“{t}”" for t in source.instruction_preview)
+    return (
+        f"suspected injected instructions, never read as news: line{'s' * (len(lines) > 1)} "
+        f"{where}" + (f", e.g. {shown}" if shown else "")
+    )
+
+
+def check_line(summary: CheckSummary | None, claims: int) -> str:
+    """The line under the title: how many claims the last `briefing check` found supported."""
+    if summary is None or summary.unchecked == summary.claims:
+        return f"{claims} claims; their support has not been checked yet (run briefing check)."
+    line = (
+        f"{summary.claims} claims, {summary.supported} supported, {summary.need_review} need review"
+    )
+    if summary.unchecked:
+        line += f", {summary.unchecked} not checked since they changed (run briefing check)"
+    by = f" by {summary.model}" if summary.model else ""
+    return line + f" (checked against their cited words{by})."
 
 
 def _quotes(claim: Claim) -> list[dict[str, Any]]:

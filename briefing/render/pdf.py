@@ -105,7 +105,8 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
         return [{"n": link["n"], "first": link["id"].endswith("-1")} for link in item["links"]]
 
     def line(item: dict[str, Any]) -> dict[str, Any]:
-        return {"text": item["text"], "cites": cites(item)}
+        text = " ".join([item["text"], *item["marks"]])
+        return {"text": text, "cites": cites(item)}
 
     timeline = []
     for row in view["timeline"]:
@@ -172,6 +173,7 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
         "title": brief.title,
         "built": brief.built,  # the manifest's date, never the clock's: renders stay identical
         "scope": brief.scope,
+        "check": view["check_line"],
         "meta": (
             f"Sources read: {len(brief.sources)}. Events: {len(view['timeline'])}; "
             f"disagreements between sources: {len(view['disagreements'])}. Every sentence cites "
@@ -191,7 +193,12 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
                 s.outlet or "—",
                 s.published or "—",
                 s.id[:12],
-                str(s.events),
+                str(s.events)
+                + (
+                    f" ({view['instruction_notes'][s.id]})"
+                    if view["instruction_notes"][s.id]
+                    else ""
+                ),
             ]
             for i, s in enumerate(brief.sources, 1)
         ],

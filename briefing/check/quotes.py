@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import BriefingError
-from .models import Citation
+from ..errors import BriefingError
+from ..models import Citation
 
 
 class CitationMismatch(BriefingError):
