@@ -9,8 +9,8 @@ up. A claim is at most *partly* supported when
 * a name it gives (a capitalised word inside the sentence) is not in its spans, as written or by
   an alias or a demonym ("US" for "United States", "Japanese" for Japan);
 * it negates where its spans do not, or drops its only span's negation;
-* it states as fact what its spans only attribute ("accused", "alleged", "likely", "according
-  to"), with no word of attribution of its own.
+* it states as fact what every one of its spans only attributes ("accused", "alleged",
+  "likely", "according to"), with no word of attribution of its own.
 
 Each finding is a reason a reader can check in one look. The model's verdict still decides
 whether what remains is supported: these rules only ever lower it.
@@ -138,7 +138,8 @@ def unsupported_details(
         found.append("it negates what its cited words do not")
     elif spans_negate and not claim_negates and len(quotes) == 1:
         found.append("it leaves out the negation of its cited words")
-    if _ATTRIBUTED.search(spans) and not _ATTRIBUTION.search(claim):
+    attributed = all(_ATTRIBUTED.search(q) for q in quotes)  # one plain span is enough
+    if quotes and attributed and not _ATTRIBUTION.search(claim):
         found.append("its cited words attribute this to someone; the claim states it as fact")
     return list(dict.fromkeys(found))
 

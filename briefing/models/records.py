@@ -1,83 +1,26 @@
-"""Records that cross the disk or the LLM.
-
-Two families live here, on purpose apart:
-
-* the *reply* schemas the model fills (``ExtractionReply``, ``KeyPointsReply``): small, bounded,
-  citing sentence numbers or short event labels, validated against the source they answer;
-* the *stored* records (``Source``, ``Citation``, ``Event``, ``Claim``, ``Manifest``): what the
-  pipeline keeps, writes to JSON and reads back.
-
-Every model forbids unknown fields, so a renamed key fails loudly instead of vanishing.
-"""
+"""Records of sources, extraction and merging: what the model fills (``ExtractionReply``,
+``SameEventReply``, ``KeyPointsReply``: small, bounded, validated against what they answer) and
+what the pipeline keeps (``Source``, ``Citation``, ``Event``, ``CanonicalEvent``, ``Usage``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .changes import Changes
-
-
-class Record(BaseModel):
-    """Base for every record: unknown fields are an error, instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- vocabularies -------------------------------------------------------------------------------
-
-# PLOVER's top-level event categories (the successor of CAMEO), in PLOVER's order.
-EventType = Literal[
-    "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "COOPERATE", "AID", "RETREAT", "REQUEST",
-    "ACCUSE", "REJECT", "THREATEN", "PROTEST", "SANCTION", "MOBILIZE", "COERCE", "ASSAULT",
-]  # fmt: skip
-# How a date was found (worked out in code, see dates.date_basis): written out in the cited
-# text, resolved from "on Thursday" against the publication date, the publication date itself,
-# the model's inference from elsewhere, or "none" when there is no date.
-DateBasis = Literal["stated", "relative", "publication", "inferred", "none"]
-Status = Literal["occurred", "planned", "claimed", "denied"]
-# "main": what the article reports; "background": an earlier event it recalls.
-Role = Literal["main", "background"]
-# As in langextract, how an event's evidence was tied to the text (the quote is always exact):
-# the sentences the model cited ("as_cited"); others, because the cited ones did not state the
-# summary ("realigned"); or the cited ones plus sentences that state it as plainly ("completed").
-# "linked": not extracted by the model from this source; the merge stage found this sentence of it
-# reporting an event other sources report (see merge/linking.py).
-Alignment = Literal["as_cited", "realigned", "completed", "linked"]
-
-ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-ISO_DATE_PATTERN = ISO_DATE.pattern
-# A window of about 1,200 characters rarely states more; the bound keeps a small model from looping.
-MAX_EVENTS_PER_WINDOW = 8
-SUMMARY_MAX = 160  # characters; the server's grammar cuts a longer summary off mid-word
-
-
-def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
-    """Return the first and last day covered by ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
-    if not ISO_DATE.match(value):
-        raise ValueError(f"date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    parts = [int(p) for p in value.split("-")]
-    if len(parts) == 3:
-        day = dt.date(parts[0], parts[1], parts[2])  # raises for 2023-02-30
-        return day, day
-    if len(parts) == 2:
-        first = dt.date(parts[0], parts[1], 1)
-        nxt = dt.date(parts[0] + (parts[1] == 12), parts[1] % 12 + 1, 1)
-        return first, nxt - dt.timedelta(days=1)
-    return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
-
-
-def starts_after(date: str, published: str) -> bool:
-    """Whether ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) begins after ``published``;
-    False when either does not parse (validation says what is wrong)."""
-    try:
-        return parse_partial_date(date)[0] > dt.date.fromisoformat(published)
-    except ValueError:
-        return False
-
+from .base import (
+    ISO_DATE_PATTERN,
+    MAX_EVENTS_PER_WINDOW,
+    SUMMARY_MAX,
+    Alignment,
+    DateBasis,
+    EventType,
+    Record,
+    Role,
+    Status,
+    parse_partial_date,
+    starts_after,
+)
 
 # --- sources ------------------------------------------------------------------------------------
 
@@ -338,53 +281,6 @@ class KeyPointsReply(Record):
     points: list[KeyPointDraft] = Field(min_length=1, max_length=7)
 
 
-# --- the brief -----------------------------------------------------------------------------------
-
-
-class Claim(Record):
-    """A factual sentence of the brief with the citations that support it."""
-
-    id: str
-    section: Literal["key_developments", "timeline", "actors", "disagreements"]
-    text: str
-    event_ids: tuple[str, ...]
-    citations: tuple[Citation, ...] = Field(min_length=1)
-    # What a reviewer made of it (see review/): "edited" means the text is theirs, not the model's.
-    review: Literal["accepted", "edited"] | None = None
-
-
-ReviewAction = Literal["accept", "reject", "edit"]
-
-
-class Decision(Record):
-    """A reviewer's decision on one claim, kept in the refresh state across builds."""
-
-    claim_id: str
-    action: ReviewAction
-    text: str | None = Field(None, description="the reviewer's text, for an edit")
-    comment: str | None = None
-    claim: Claim = Field(description="the claim as it stood when decided")
-    decided_at: str
-
-    @model_validator(mode="after")
-    def _edit_has_text(self) -> Decision:
-        if self.action == "edit" and not (self.text or "").strip():
-            raise ValueError("an edit needs the new text")
-        return self
-
-
-class CheckSummary(Record):
-    """The last `briefing check` of a brief's claims, for the line under its title."""
-
-    claims: int
-    supported: int
-    need_review: int  # not supported, partly supported, failing a deterministic check, flagged
-    unchecked: int  # no support verdict yet
-    model: str | None = None
-    # Claims the check found wanting, by id: "not_supported", "partly" or "failed".
-    doubtful: dict[str, str] = Field(default_factory=dict)
-
-
 class Usage(Record):
     """Work paid for: requests (retries included), tokens and seconds."""
 
@@ -429,122 +325,3 @@ class Extraction(Record):
     unsupported: int = 0
     # Summaries of the events whose evidence the repair changed, and how.
     alignment: dict[str, Alignment] = Field(default_factory=dict)
-
-
-class TimelineEntry(Record):
-    """One row of the timeline: a canonical event, its corroboration, what is disputed, and what
-    it produced (its outcomes) beneath it."""
-
-    event_id: str
-    date: str | None
-    status: Status
-    role: Role
-    type: EventType
-    actors: tuple[str, ...]
-    location: str | None
-    sources: int
-    independent_sources: int
-    disputed: tuple[DisputedField, ...]
-    claim: Claim
-    outcomes: tuple[Claim, ...] = ()
-
-
-class ActorEntry(Record):
-    """A canonical actor across the brief: its name, kind, the ways sources write it, and the
-    events it takes part in."""
-
-    name: str
-    kind: ActorKind
-    variants: tuple[Variant, ...]
-    claim: Claim
-
-
-class DisagreementEntry(Record):
-    """A disagreement as the brief shows it: each side a cited claim, most sources first."""
-
-    field: DisputedField
-    subject: str
-    sides: tuple[Claim, ...] = Field(min_length=2)
-    values: tuple[str, ...]
-
-
-class SourceEntry(Record):
-    """A source as the brief lists it."""
-
-    id: str
-    path: str
-    file: str = Field(description="the UTF-8 file the citations of this source point at")
-    title: str | None
-    outlet: str | None
-    published: str | None
-    sentences: int
-    furniture: tuple[int, ...]
-    furniture_preview: tuple[str, ...]
-    events: int
-    unsupported: int = Field(0, description="events dropped: no sentence supports their summary")
-    realigned: int = Field(0, description="events whose cited sentence was corrected")
-    salvaged: bool = Field(False, description="the model never gave a fully valid reply")
-    # Sentences that address the reader or a model instead of reporting (injection.py): never
-    # shown to the model, never cited. Their lines, and the start of each.
-    instruction_lines: tuple[int, ...] = ()
-    instruction_preview: tuple[str, ...] = ()
-
-
-class Brief(Record):
-    """Everything the templates render."""
-
-    title: str
-    scope: str
-    key_points: tuple[Claim, ...]
-    timeline: tuple[TimelineEntry, ...]
-    actors: tuple[ActorEntry, ...]
-    disagreements: tuple[DisagreementEntry, ...]
-    sources: tuple[SourceEntry, ...]
-    failures: tuple[SourceFailure, ...]
-    notes: tuple[str, ...]
-    changes: Changes | None = None  # since the last build into the same folder
-    built: str | None = None  # the build's date (its manifest's), shown in HTML and PDF
-    check: CheckSummary | None = None  # from the last `briefing check` of these claims
-
-    def claims(self) -> list[Claim]:
-        """Every cited sentence of the brief, in reading order."""
-        return [
-            *self.key_points,
-            *(c for t in self.timeline for c in (t.claim, *t.outcomes)),
-            *(side for d in self.disagreements for side in d.sides),
-            *(a.claim for a in self.actors),
-        ]
-
-
-class InputRecord(Record):
-    """One input path as the manifest lists it."""
-
-    path: str
-    sha256: str | None
-    bytes: int | None
-    status: Literal["read", "failed"]
-    reason: str | None = None
-
-
-class Manifest(Record):
-    """How a brief was made: inputs, model, server, prompt and template hashes, work, time."""
-
-    briefing_version: str
-    created_at: str
-    inputs: tuple[InputRecord, ...]
-    model: str
-    server: str
-    embedded_model: str | None
-    prompts: dict[str, str]
-    templates: dict[str, str]
-    usage: Usage
-    usage_by_source: dict[str, Usage]
-    timings: dict[str, float]
-    counts: dict[str, int]
-    # Dollars for the requests that reached a server (prices.py); None when the model's price
-    # is not in the price table. Replies from the refresh state cost nothing.
-    cost_usd: float | None = None
-    fingerprint: str | None = None  # of every input (refresh.fingerprint)
-    # sha256 of each file the citations point at (a source, or its UTF-8 copy in OUT/sources):
-    # `briefing check` proves the file is still the one that was cited.
-    cited_files: dict[str, str] = Field(default_factory=dict)
