@@ -3,7 +3,6 @@ no browser is downloaded): citations land on their notes and back, source text n
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ from briefing.config import load_settings
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} missing (.ci/run installs it)"
-)
+pytestmark = pytest.mark.usefixtures("chromium")  # skipped without it, except in CI
 
 
 def built_html(fake: FakeOpenAI, folder: Path, out: Path) -> Path:

@@ -282,3 +282,18 @@ def test_the_labelled_support_set_is_well_formed() -> None:
         for c in claim.citations:
             with open(ROOT / c.file, encoding="utf-8", newline="") as fh:
                 assert fh.read()[c.start : c.end] == c.quote
+
+
+def test_details_the_spans_do_not_give_are_found() -> None:
+    from briefing.check.details import unsupported_details
+
+    span = ["The three leaders agreed to meet around once a year in Seoul, the ministry said."]
+    assert unsupported_details("The leaders agreed to meet once a year in Seoul.", span) == []
+    assert any("twice" in f for f in unsupported_details("They agreed to meet twice a year.", span))
+    assert any("Tokyo" in f for f in unsupported_details("They agreed to meet in Tokyo.", span))
+    assert any("negates" in f for f in unsupported_details("They did not agree to meet.", span))
+    alleged = ["Seoul accused Pyongyang of shipping arms to Russia."]
+    assert unsupported_details("Pyongyang shipped arms to Russia.", alleged)
+    assert unsupported_details("Seoul said Pyongyang shipped arms to Russia.", alleged) == []
+    # the same country by another name is no finding
+    assert unsupported_details("The US and Japan met.", ["The United States and Japan met."]) == []

@@ -5,7 +5,6 @@ next build of the same folder writes the brief as decided."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 CURRENT = re.compile(r"\bcurrent\b")  # the selected claim
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} missing (.ci/run installs it)"
-)
+pytestmark = pytest.mark.usefixtures("chromium")  # skipped without it, except in CI
 
 
 def test_keys_decide_claims_and_the_next_build_applies_them(

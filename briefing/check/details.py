@@ -86,7 +86,7 @@ _ATTRIBUTION = re.compile(
     r"likely|reportedly|believ\w*|suspect\w*|assert\w*|stated?|noted?|added|insist\w*)\b",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"[A-Za-z][\w'’\-]*|\d[\d,.]*")
+_TOKEN = re.compile(r"[A-Za-z][\w'’\-]*|\d(?:[\d,.]*\d)?")
 # A name as written: capitalised words in a row ("South Korea", "U.S.", "N. Korea", "Camp David").
 _NAME = re.compile(r"(?:[A-Z][\w'’\-]*\.?)(?:\s?(?:[A-Z][\w'’\-]*\.?))*")
 # Capitalised words that open clauses or name no one.
