@@ -72,6 +72,7 @@ def main() -> None:
 @click.option(
     "--format", "format", help="Formats to write, comma-separated: md,html,pdf (default: all)."
 )
+@click.option("--max-source-mb", type=float, help="Largest source file read, in MB (default 2).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
     """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""

@@ -89,6 +89,9 @@ class Settings:
     # (BRIEFING_MERGE_QUESTIONS); the rest are decided by their score.
     merge_questions: int = 24
     force: bool = False  # --force: ask every request again instead of reusing the state's replies
+    # --max-source-mb / BRIEFING_MAX_SOURCE_MB: a bigger file is reported, not read (a 21 MB
+    # text file is a corpus dump, not an article; segmenting it would take minutes).
+    max_source_mb: float = 2.0
     prices_file: Path | None = None  # BRIEFING_PRICES, else data/prices.toml
     formats: tuple[str, ...] = ("md", "html", "pdf")  # --format: what the brief is written as
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
@@ -194,6 +197,9 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     )
     if not re.fullmatch(r"[0-9]+", questions):
         raise ConfigError(f"BRIEFING_MERGE_QUESTIONS must be a whole number, not {questions!r}")
+    limit = str(flags.get("max_source_mb") or env.get("BRIEFING_MAX_SOURCE_MB") or "2")
+    if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", limit) or float(limit) <= 0:
+        raise ConfigError(f"the source size limit must be a positive number of MB, not {limit!r}")
     return Settings(
         brief=brief,
         api_key=api_key,
@@ -205,6 +211,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         request_timeout=float(flags.get("timeout") or env.get("BRIEFING_TIMEOUT") or 600),
         window_chars=int(window),
         merge_questions=int(questions),
+        max_source_mb=float(limit),
         force=bool(flags.get("force")),
         formats=parse_formats(flags.get("format")),
         prices_file=Path(env["BRIEFING_PRICES"]) if env.get("BRIEFING_PRICES") else None,

@@ -124,7 +124,7 @@ def _build(
         and (replayed := refresh.replay(previous, time.monotonic() - t)) is not None
     ):
         return _unchanged(st, settings, previous, replayed, started, started_at, progress)
-    read, failures = sources.load_sources(paths)
+    read, failures = sources.load_sources(paths, settings.max_source_mb)
     for f in failures:
         progress.source_failed(f.path, f.reason)
     if not read:

@@ -46,6 +46,7 @@ def fingerprint(
         "window_chars": settings.window_chars,
         "context_tokens": settings.context_tokens,
         "merge_questions": settings.merge_questions,
+        "max_source_mb": settings.max_source_mb,
         "validation_attempts": settings.validation_attempts,
         "temperature": settings.temperature,
         "extra_body": dict(settings.extra_body),

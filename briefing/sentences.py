@@ -32,6 +32,10 @@ def _segmenter() -> Any:
     return pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
+# Characters of one unit given to pysbd at a time.
+MAX_UNIT = 5000
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Number the sentences of ``text``: blank-line blocks, then lines, then pysbd."""
     nl = [i for i, c in enumerate(text) if c == "\n"]
@@ -80,7 +84,28 @@ def _continues(line: str, nxt: str) -> bool:
 
 
 def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Sentence spans of ``text[start:end]``, trimmed of surrounding whitespace."""
+    """Sentence spans of ``text[start:end]``, trimmed of surrounding whitespace. A unit longer
+    than MAX_UNIT (a page with no line breaks) is cut first at sentence ends: pysbd's time grows
+    faster than its input, and one 2 MB line would take it minutes."""
+    for a, b in _chunks(text, start, end):
+        yield from _segmented(text, a, b)
+
+
+def _chunks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` in pieces of at most MAX_UNIT characters, cut after a sentence end
+    (". " and the like) where there is one, else at a space, else anywhere."""
+    while end - start > MAX_UNIT:
+        window = text[start : start + MAX_UNIT]
+        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
+        if cut < MAX_UNIT // 2:
+            cut = window.rfind(" ")
+        cut = cut + 1 if cut > 0 else MAX_UNIT
+        yield start, start + cut
+        start += cut
+    yield start, end
+
+
+def _segmented(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     unit = text[start:end].replace("\n", " ")  # same length: offsets carry over
     cuts, cursor = [0], 0
     for sent in map(str.strip, _segmenter().segment(unit)):

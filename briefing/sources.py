@@ -42,6 +42,10 @@ BOMS = [
 ]  # fmt: skip
 
 
+MB = 1_000_000
+DEFAULT_MAX_MB = 2.0  # Settings.max_source_mb
+
+
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceFailure]]:
     """Files as given, folders expanded to their text/Markdown/HTML files; missing paths fail."""
     files: list[Path] = []
@@ -71,14 +75,17 @@ def _wanted(path: Path, root: Path) -> bool:
     return not hidden and path.suffix.lower() in KINDS and path.is_file()
 
 
-def load_sources(paths: Iterable[Path]) -> tuple[list[Source], list[SourceFailure]]:
-    """Read every path; failures (unreadable files, duplicates) are reported, not raised."""
+def load_sources(
+    paths: Iterable[Path], max_mb: float = DEFAULT_MAX_MB
+) -> tuple[list[Source], list[SourceFailure]]:
+    """Read every path; failures (unreadable files, duplicates, files over ``max_mb``) are
+    reported, not raised."""
     files, failures = expand_paths(paths)
     sources: list[Source] = []
     first_path: dict[str, str] = {}
     for path in files:
         try:
-            source = read_source(path)
+            source = read_source(path, max_mb)
         except SourceError as err:
             failures.append(SourceFailure(path=str(path), stage="read", reason=str(err)))
             continue
@@ -91,11 +98,18 @@ def load_sources(paths: Iterable[Path]) -> tuple[list[Source], list[SourceFailur
     return sources, failures
 
 
-def read_source(path: Path) -> Source:
-    """Read one file into a ``Source``; raise ``SourceError`` when it holds no usable text."""
+def read_source(path: Path, max_mb: float = DEFAULT_MAX_MB) -> Source:
+    """Read one file into a ``Source``; raise ``SourceError`` when it holds no usable text or
+    is bigger than ``max_mb`` megabytes."""
     if path.is_dir():
         raise SourceError("is a folder, not a file")
     try:
+        size = path.stat().st_size
+        if size > max_mb * MB:
+            raise SourceError(
+                f"{size / MB:.0f} MB, over the {max_mb:g} MB limit for one source "
+                "(--max-source-mb); split it or raise the limit"
+            )
         data = path.read_bytes()
     except OSError as err:
         raise SourceError(f"cannot read the file: {err.strerror or err}") from err

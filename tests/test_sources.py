@@ -492,3 +492,32 @@ def test_load_sources_reads_a_folder_of_seeds() -> None:
     sources, failures = load_sources([SEEDS[0].parent, SEEDS[0]])
     assert failures == []
     assert [s.path for s in sources] == [str(p) for p in SEEDS]
+
+
+def test_a_file_over_the_size_limit_is_one_line_and_the_rest_is_read(tmp_path: Path) -> None:
+    from briefing.sources import load_sources
+
+    (tmp_path / "huge.txt").write_text("Seoul said so. " * 200_000, encoding="utf-8")  # 3 MB
+    (tmp_path / "news.txt").write_text("Title\n\nJapan and Korea met in Seoul on Monday.\n")
+    read, failures = load_sources([tmp_path])
+    assert [Path(s.path).name for s in read] == ["news.txt"]
+    (failure,) = failures
+    assert failure.path.endswith("huge.txt")
+    assert "3 MB, over the 2 MB limit for one source (--max-source-mb)" in failure.reason
+    read, failures = load_sources([tmp_path], max_mb=5)
+    assert len(read) == 2 and not failures
+
+
+def test_one_enormous_line_is_segmented_in_pieces_and_loses_nothing() -> None:
+    from briefing import sentences
+
+    text = "North Korea fired a missile on Monday, officials said. " * 2_000  # one 110 KB line
+    found = sentences.split_sentences(text)
+    assert len(found) == 2_000
+    assert all(text[s.start : s.end] == s.text for s in found)
+    # A run with no sentence end at all is cut at spaces, never inside a word.
+    words = "word " * 3 * sentences.MAX_UNIT
+    pieces = sentences.split_sentences(words)
+    assert sum(p.text.split().count("word") for p in pieces) == 3 * sentences.MAX_UNIT
+    assert len(pieces) > 1
+    assert all(p.text.startswith("word") and p.text.endswith("word") for p in pieces)
