@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 
 from ..merge.aliases import Aliases, load_aliases
+from ..sources import MONTHS
 
 _NUMBER_WORDS = [
     "one",
@@ -60,20 +61,7 @@ _NUMBER_WORDS = [
     "tenth",
     "half",
 ]
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
+_MONTHS = MONTHS
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without)\b|n't\b", re.IGNORECASE)
 _ATTRIBUTED = re.compile(

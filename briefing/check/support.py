@@ -33,11 +33,11 @@ from ..config import Settings
 from ..injection import instruction_reason
 from ..merge.aliases import load_aliases
 from ..models import Claim, Record, Usage
-from .details import _MONTHS as _DETAIL_MONTHS
+from ..sources import MONTHS
 from .details import _NUMBER_WORDS, _WEEKDAYS, unsupported_details
 from .report import Alone
 
-_FIGURE_WORDS = {*_NUMBER_WORDS, *_DETAIL_MONTHS, *_WEEKDAYS}
+_FIGURE_WORDS = {*_NUMBER_WORDS, *MONTHS, *_WEEKDAYS}
 
 SYSTEM_PROMPT = "support_system.j2"
 USER_PROMPT = "support_user.j2"
@@ -155,10 +155,7 @@ def _is_figure(finding: str) -> bool:
 
 _ACTOR_LINE = re.compile(r"^(?P<name>.+) takes part in (?P<n>\d+) events?\.$")
 _SIDE_LINE = re.compile(r"^\d+ sources? gives? (?P<value>.+)\.$")
-_MONTHS = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
-]  # fmt: skip
+_MONTHS = MONTHS
 _PLAN_WORDS = re.compile(
     r"\b(?:will|would|plans?|planned|planning|to (?:host|hold|meet|visit)|next|upcoming|"
     r"scheduled|expected|set to|due to|agreed to hold|intends?)\b",
