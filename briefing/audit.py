@@ -8,6 +8,7 @@ so hide what it found.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,19 +27,17 @@ def audit(
     """Check the brief in ``out``; with ``offline`` (or no settings) only the deterministic
     layer. A folder with no refresh state (copied elsewhere) is checked all the same, but the
     report is not kept and the brief not rewritten."""
-    if not state.state_path(out).is_file():
-        client = None
-        if not offline and settings is not None:
-            client = llm.make_client(settings, None, connect=connect)
-        return check.run_check(out, client, settings, on_progress=on_progress)
-    with state.open_state(out) as st:
-        last = st.last_run()
+    kept = state.state_path(out).is_file()
+    with state.open_state(out) if kept else contextlib.nullcontext() as st:
+        last = st.last_run() if st else None
         client = None
         if not offline and settings is not None:
             client = llm.make_client(settings, st, reuse=not settings.force, connect=connect)
         report = check.run_check(
             out, client, settings, run_id=last.id if last else None, on_progress=on_progress
         )
+        if st is None:
+            return report
         st.record_check(report.run_id, report.model_dump(mode="json"))
         intact = all(not c.problems for c in report.claims) and not report.brief_problems
         if intact and last is not None and last.brief_record is not None:

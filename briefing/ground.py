@@ -58,7 +58,8 @@ def ground(extraction: Extraction, source: Source, file: str) -> Grounded:
         raise GroundingError(f"extraction of {extraction.source_id[:12]} given {source.path}")
     furniture = set(extraction.furniture)
     # A sentence that addresses a model is never evidence, even when the model names its number.
-    citable = [s for s in source.sentences if s.number not in set(extraction.instructions)]
+    addressed = set(extraction.instructions)
+    citable = [s for s in source.sentences if s.number not in addressed]
     events: list[Event] = []
     unsupported = realigned = 0
     for draft in extraction.reply.events:

@@ -25,8 +25,14 @@ from ..config import Settings
 from ..errors import InvalidReply
 from ..models import Claim, Usage
 from . import alce, support
-from .deterministic import CheckUnavailable, Outputs, ReadClaim, claim_problems, read_outputs
-from .deterministic import uncited_lines as uncited_lines
+from .deterministic import (
+    CheckUnavailable,
+    Outputs,
+    ReadClaim,
+    claim_problems,
+    read_outputs,
+    uncited_lines,
+)
 from .quotes import CitationMismatch, assert_quotes_match, claims_citations, mismatches
 from .report import CheckReport, CitationCheck, ClaimCheck, claim_fingerprint, summary
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 from ..merge.aliases import Aliases, load_aliases
 from ..sources import MONTHS
@@ -61,7 +62,6 @@ _NUMBER_WORDS = [
     "tenth",
     "half",
 ]
-_MONTHS = MONTHS
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without)\b|n't\b", re.IGNORECASE)
 _ATTRIBUTED = re.compile(
@@ -89,46 +89,58 @@ _COMMON = {
 }  # fmt: skip
 
 
+class Finding(NamedTuple):
+    """One detail a claim gives that its spans do not: what kind, and the reason shown."""
+
+    kind: Literal["figure", "name", "negation", "attribution"]
+    reason: str
+
+
 def unsupported_details(
     claim: str, quotes: Sequence[str], aliases: Aliases | None = None
-) -> list[str]:
-    """What ``claim`` says that its cited ``quotes`` do not, one short reason each."""
+) -> list[Finding]:
+    """What ``claim`` says that its cited ``quotes`` do not, one finding each."""
     aliases = aliases or load_aliases()
     spans = " ".join(" ".join(q.split()) for q in quotes)
     folded = spans.casefold()
     words = set(re.findall(r"[\w'’\-]+", folded))
-    found: list[str] = []
+    found: list[Finding] = []
     spans_count = any(
         t[0].isdigit() or t.casefold() in _NUMBER_WORDS for t in _TOKEN.findall(spans)
     )
-    spans_time = any(t.casefold() in (*_MONTHS, *_WEEKDAYS) for t in _TOKEN.findall(spans))
+    spans_time = any(t.casefold() in (*MONTHS, *_WEEKDAYS) for t in _TOKEN.findall(spans))
     for token in _TOKEN.findall(claim):
         low = token.casefold().strip(".,")
         if token[0].isdigit():
             if low.replace(",", "") not in folded.replace(",", ""):
-                found.append(f"“{token}” is not in its cited words")
+                found.append(Finding("figure", f"“{token}” is not in its cited words"))
         elif low not in words and (
             (low in _NUMBER_WORDS and spans_count)
-            or ((low in _MONTHS or low in _WEEKDAYS) and spans_time)
+            or ((low in MONTHS or low in _WEEKDAYS) and spans_time)
         ):
             # A count or a day the spans give otherwise ("twice" where they say "once"); a
             # count they leave to the reader ("the three countries") is no finding.
-            found.append(f"“{token}” is not in its cited words")
+            found.append(Finding("figure", f"“{token}” is not in its cited words"))
     for match in _NAME.finditer(claim):
         name = match.group(0).rstrip(".")
         if match.start() == 0 or not _is_name(name):
             continue  # the sentence's first word is capitalised anyway
         if not _named(name, spans, words, aliases):
-            found.append(f"“{name}” is not in its cited words")
+            found.append(Finding("name", f"“{name}” is not in its cited words"))
     claim_negates = bool(_NEGATION.search(claim))
     spans_negate = bool(_NEGATION.search(spans))
     if claim_negates and not spans_negate:
-        found.append("it negates what its cited words do not")
+        found.append(Finding("negation", "it negates what its cited words do not"))
     elif spans_negate and not claim_negates and len(quotes) == 1:
-        found.append("it leaves out the negation of its cited words")
+        found.append(Finding("negation", "it leaves out the negation of its cited words"))
     attributed = all(_ATTRIBUTED.search(q) for q in quotes)  # one plain span is enough
     if quotes and attributed and not _ATTRIBUTION.search(claim):
-        found.append("its cited words attribute this to someone; the claim states it as fact")
+        found.append(
+            Finding(
+                "attribution",
+                "its cited words attribute this to someone; the claim states it as fact",
+            )
+        )
     return list(dict.fromkeys(found))
 
 

@@ -6,6 +6,8 @@ the next build read it), so it is a pydantic record like every other that crosse
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -77,9 +79,6 @@ class CheckReport(Record):
 
 def claim_fingerprint(claim: Claim | Mapping[str, Any]) -> str:
     """What a verdict depends on: the claim's text and its spans (file, start, end)."""
-    import hashlib
-    import json
-
     data = claim.model_dump(mode="json") if isinstance(claim, Claim) else dict(claim)
     spans = [[c.get("file"), c.get("start"), c.get("end")] for c in data.get("citations") or []]
     blob = json.dumps([data.get("text"), spans], ensure_ascii=False)

@@ -34,10 +34,8 @@ from ..injection import instruction_reason
 from ..merge.aliases import load_aliases
 from ..models import Claim, Record, Usage
 from ..sources import MONTHS
-from .details import _NUMBER_WORDS, _WEEKDAYS, unsupported_details
+from .details import unsupported_details
 from .report import Alone
-
-_FIGURE_WORDS = {*_NUMBER_WORDS, *MONTHS, *_WEEKDAYS}
 
 SYSTEM_PROMPT = "support_system.j2"
 USER_PROMPT = "support_user.j2"
@@ -140,22 +138,15 @@ def lowered(verdict: Verdict, reason: str, claim: Claim) -> tuple[Verdict, str]:
     found = unsupported_details(claim.text, [c.quote for c in claim.citations])
     if not found or verdict == "not_supported":
         return verdict, reason
-    names_only = all(f.startswith("“") and not _is_figure(f) for f in found)
+    names_only = all(f.kind == "name" for f in found)
     worse: Verdict = "partly" if names_only else "not_supported"
-    return worse, "; ".join(found[:2]) + f" (the model: {reason})"
-
-
-def _is_figure(finding: str) -> bool:
-    """Whether a finding is about a number, month or weekday (not a name)."""
-    word = finding[1 : finding.index("”")].casefold()
-    return word[:1].isdigit() or word in _FIGURE_WORDS
+    return worse, "; ".join(f.reason for f in found[:2]) + f" (the model: {reason})"
 
 
 # --- rules -----------------------------------------------------------------------------------
 
 _ACTOR_LINE = re.compile(r"^(?P<name>.+) takes part in (?P<n>\d+) events?\.$")
 _SIDE_LINE = re.compile(r"^\d+ sources? gives? (?P<value>.+)\.$")
-_MONTHS = MONTHS
 _PLAN_WORDS = re.compile(
     r"\b(?:will|would|plans?|planned|planning|to (?:host|hold|meet|visit)|next|upcoming|"
     r"scheduled|expected|set to|due to|agreed to hold|intends?)\b",
@@ -235,7 +226,7 @@ def _gives(field: str | None, value: str, quote: str) -> Alone:
     text = quote.casefold()
     if field == "date":
         year, *rest = value.split("-")
-        month = _MONTHS[int(rest[0]) - 1] if rest else None
+        month = MONTHS[int(rest[0]) - 1] if rest else None
         if year in text or (month and month in text):
             return "supports"
         return (
