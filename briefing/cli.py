@@ -28,9 +28,10 @@ from rich.progress import (
 )
 
 from . import __version__, changes, llm, local, pipeline, sources, state
+from .batch import BatchMode, BatchWaiting
 from .cli_progress import RichProgress, TokenRate
 from .config import Settings, load_settings, parse_formats
-from .errors import BriefingError, SourceError, StateError
+from .errors import BriefingError, ConfigError, SourceError, StateError
 from .models import Usage
 
 # soft_wrap: a message is one line even when stderr is a pipe (Rich would wrap it at 80 columns).
@@ -59,6 +60,9 @@ def main() -> None:
 @click.option("--model", help="Model name (env BRIEFING_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL).")
 @click.option("--concurrency", type=int, help="Sources extracted in parallel (default 4).")
+@click.option(
+    "--tpm", type=int, help="Tokens per minute the server may be sent (env BRIEFING_TPM; no cap)."
+)
 @click.option("--local", is_flag=True, help="Use the embedded model even when an API key is set.")
 @click.option(
     "--local-model", type=click.Path(path_type=Path), help="GGUF file for the embedded model."
@@ -73,11 +77,51 @@ def main() -> None:
     "--format", "format", help="Formats to write, comma-separated: md,html,pdf (default: all)."
 )
 @click.option("--max-source-mb", type=float, help="Largest source file read, in MB (default 2).")
+@click.option(
+    "--batch", is_flag=True, help="Send new extraction requests as a Batch API batch (half price)."
+)
+@click.option(
+    "--wait", is_flag=True, help="With --batch: poll until the batch is over, then go on."
+)
+@click.option(
+    "--batch-file",
+    type=click.Path(path_type=Path),
+    help="Write new extraction requests as Batch API JSONL (for `vllm run-batch`) and stop.",
+)
+@click.option(
+    "--batch-results",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read a Batch API / `vllm run-batch` output file, then finish the brief.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
-    """Build the brief of PATHS (files or folders; default: the sources in brief.toml)."""
+def build(
+    paths: tuple[Path, ...],
+    debug: bool,
+    batch: bool,
+    wait: bool,
+    batch_file: Path | None,
+    batch_results: Path | None,
+    **flags: Any,
+) -> None:
+    """Build the brief of PATHS (files or folders; default: the sources in brief.toml).
+
+    Exit status: 0 when the brief is written, 1 on an error, 3 when it waits for a batch
+    (submitted or running, or its request file written): the line printed says what to run.
+    """
     with _errors_as_messages(debug):
         settings = load_settings(os.environ, flags)
+        mode = BatchMode(
+            submit=batch or wait,
+            wait=wait,
+            requests_file=batch_file,
+            results_file=batch_results,
+            poll_seconds=float(os.environ.get("BRIEFING_BATCH_POLL_SECONDS") or 30),
+        )
+        if mode.submit and settings.use_local:
+            raise ConfigError(
+                "--batch needs a server with the Batch API (set OPENAI_API_KEY for OpenAI); "
+                "for vLLM write the requests with --batch-file"
+            )
         targets = list(paths) or list(settings.brief.sources)
         if not targets:
             raise click.UsageError("no PATHS given and no 'sources' in brief.toml")
@@ -85,7 +129,7 @@ def build(paths: tuple[Path, ...], debug: bool, **flags: Any) -> None:
         if not files:  # say so before starting a model server for nothing
             reasons = "; ".join(f"{f.path}: {f.reason}" for f in missing)
             raise SourceError(f"no readable source ({reasons})")
-        result = _build(settings, targets)
+        result = _build(settings, targets, mode)
         usage = result.usage
         err_console.print(
             f"[green]Wrote[/] {escape(str(result.paths['brief']))}: "
@@ -106,7 +150,7 @@ def _cost(dollars: float | None) -> str:
     return f"${dollars:.4f}, " if dollars else ""
 
 
-def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
+def _build(settings: Settings, targets: list[Path], mode: BatchMode) -> pipeline.BuildResult:
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description:<28}"),
@@ -119,7 +163,7 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
     with Progress(*columns, console=err_console, transient=True) as bars:
         progress = RichProgress(bars, err_console)
         if not settings.use_local:
-            return pipeline.build(settings, targets, progress)
+            return pipeline.build(settings, targets, progress, batch_mode=mode)
         planned = local.server_settings(settings)
         timings: dict[str, float] = {}
         servers: list[local.LocalServer] = []
@@ -147,7 +191,7 @@ def _build(settings: Settings, targets: list[Path]) -> pipeline.BuildResult:
                     embedded_model=server.model_name,
                 )
 
-            return pipeline.build(planned, targets, progress, endpoint, timings, connect)
+            return pipeline.build(planned, targets, progress, endpoint, timings, connect, mode)
 
 
 @main.command()
@@ -340,6 +384,9 @@ def _errors_as_messages(debug: bool) -> Iterator[None]:
     """Turn expected failures into one line on stderr and a non-zero exit."""
     try:
         yield
+    except BatchWaiting as exc:  # not a failure: the brief waits for a batch
+        err_console.print(f"[yellow]waiting:[/] {escape(str(exc))}")
+        sys.exit(3)
     except BriefingError as exc:
         if debug:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,11 @@ from .models import Source, Usage
 
 # Until a first source finishes, a source's reply is guessed at this many tokens (for the ETA).
 FIRST_GUESS_TOKENS = 600
+# The reading stage shows its count once it has taken more than a moment, then at most a few
+# times a second; in a pipe, where each update is a line of its own, every few seconds.
+READING_QUIET_S = 0.5
+READING_EVERY_S = 0.25
+READING_PIPE_EVERY_S = 5.0
 
 
 class TokenRate(ProgressColumn):
@@ -37,18 +43,33 @@ class RichProgress(pipeline.BuildProgress):
         self.overall: TaskID | None = None
         self.tasks: dict[str, TaskID] = {}
         self.done_tokens: list[int] = []
+        self.stage_started = self.shown_at = time.monotonic()
 
     def stage(self, name: str) -> None:
         """Show the stage on the overall bar."""
+        self.stage_started = time.monotonic()
         if self.overall is None:
             self.overall = self.progress.add_task(name, total=None, kind="build")
         else:
             self.progress.update(self.overall, description=name)
 
+    def sources_reading(self, done: int, total: int) -> None:
+        """Count the files read on the overall bar ("reading sources 3,200/10,000")."""
+        now = time.monotonic()
+        every = READING_EVERY_S if self.console.is_terminal else READING_PIPE_EVERY_S
+        if now - self.stage_started < READING_QUIET_S or now - self.shown_at < every:
+            return
+        self.shown_at = now
+        line = f"reading sources {done:,}/{total:,}"
+        if not self.console.is_terminal:
+            self._log(line)
+        elif self.overall is not None:
+            self.progress.update(self.overall, description=line, total=total, completed=done)
+
     def sources_read(self, count: int) -> None:
-        """Give the overall bar its total."""
+        """Give the overall bar its total (of sources to extract: none done yet)."""
         if self.overall is not None:
-            self.progress.update(self.overall, total=count)
+            self.progress.update(self.overall, total=count, completed=0)
 
     def source_started(self, source: Source) -> None:
         """Add a bar for ``source``."""

@@ -52,6 +52,10 @@ class LocalSettings:
     # second slot does not raise total generation speed (measured: 2 x 8.3 vs 1 x 17 tok/s).
     context_size: int = 8192
     parallel: int = 1
+    # llama-server keeps the KV state of earlier prompts in host memory (up to 8 GiB by default),
+    # which made a build's memory grow with every source; one slot reuses the shared prefix of
+    # the next prompt from its own KV, so a small bound costs no speed (benchmarks/, README).
+    cache_ram_mib: int = 256
     startup_timeout: float = 300.0
     # Greedy decoding of a 1.5B model falls into repeating the same event; with a grammar in
     # force the penalty cannot touch the JSON keys, only the wording and numbers.
@@ -92,6 +96,9 @@ class Settings:
     # --max-source-mb / BRIEFING_MAX_SOURCE_MB: a bigger file is reported, not read (a 21 MB
     # text file is a corpus dump, not an article; segmenting it would take minutes).
     max_source_mb: float = 2.0
+    # --tpm / BRIEFING_TPM: tokens per minute the server may be sent, in every 60-second window
+    # (llm/pacing.py); None: only the server's 429s and rate-limit headers pace requests.
+    tpm: int | None = None
     prices_file: Path | None = None  # BRIEFING_PRICES, else data/prices.toml
     formats: tuple[str, ...] = ("md", "html", "pdf")  # --format: what the brief is written as
     cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("briefing")))
@@ -159,8 +166,8 @@ def _relative_to(base: Path, path: Path) -> Path:
 def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     """Build :class:`Settings` from the environment and CLI flags (flags win).
 
-    ``flags`` keys: brief_file, model, base_url, out, concurrency, local, local_model, timeout,
-    force.
+    ``flags`` keys: brief_file, model, base_url, out, concurrency, tpm, local, local_model,
+    timeout, force.
     The embedded model is used with ``--local``, or when neither ``OPENAI_API_KEY`` nor
     ``OPENAI_BASE_URL`` is set.
     """
@@ -200,6 +207,9 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     limit = str(flags.get("max_source_mb") or env.get("BRIEFING_MAX_SOURCE_MB") or "2")
     if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", limit) or float(limit) <= 0:
         raise ConfigError(f"the source size limit must be a positive number of MB, not {limit!r}")
+    tpm = str(flags.get("tpm") or env.get("BRIEFING_TPM") or "").strip()
+    if tpm and (not re.fullmatch(r"[0-9]+", tpm) or int(tpm) < 1):
+        raise ConfigError(f"--tpm must be a whole number of tokens above 0, not {tpm!r}")
     return Settings(
         brief=brief,
         api_key=api_key,
@@ -212,6 +222,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         window_chars=int(window),
         merge_questions=int(questions),
         max_source_mb=float(limit),
+        tpm=int(tpm) if tpm else None,
         force=bool(flags.get("force")),
         formats=parse_formats(flags.get("format")),
         prices_file=Path(env["BRIEFING_PRICES"]) if env.get("BRIEFING_PRICES") else None,

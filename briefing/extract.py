@@ -99,29 +99,10 @@ def extract(
     repaired = RepairLog()
     tokens = _SourceTokens(progress.on_tokens)
     for window in reading.windows:
-        prompt = render_user_prompt(window, source.published, reading.headline)
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": prompt},
-        ]
-        context = {"sentence_numbers": {s.number for s in window}, "published": source.published}
-        log = RepairLog()
-        repair = functools.partial(repair_reply, window=window, log=log, published=source.published)
+        request = _window_request(system, source, reading, window)
+        context, repair, log = request.context, request.repair, request.log
         try:
-            answer = llm.ask(
-                client,
-                settings,
-                messages,
-                ExtractionReply,
-                reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
-                context=context,
-                repair=repair,
-                max_tokens=MAX_REPLY_TOKENS,
-                on_tokens=tokens,
-                on_notice=progress.on_notice,
-                cancel=progress.cancel,
-                purpose=f"extract {Path(source.path).name}",
-            )
+            answer = _ask_window(client, settings, source, request, progress, tokens)
         except InvalidReply as exc:
             reply = salvage(exc.last_reply, context, repair)
             if reply is None:
@@ -151,6 +132,74 @@ def extract(
         alignment={
             e.summary: repaired.changed[e.summary] for e in events if e.summary in repaired.changed
         },
+    )
+
+
+def pending_requests(
+    client: llm.Client, settings: Settings, source: Source
+) -> list[llm.PendingRequest]:
+    """The requests extracting ``source`` would send that the cache cannot answer yet, at most
+    one per window (a re-ask when the cached reply was invalid). ``client`` must be cache-only
+    (``Client.cache_only()``): this is how a batch is planned."""
+    system = resources.render("prompts", SYSTEM_PROMPT)
+    reading = prepare(source, settings.window_chars)
+    pending: list[llm.PendingRequest] = []
+    for window in reading.windows:
+        request = _window_request(system, source, reading, window)
+        try:
+            _ask_window(client, settings, source, request, ExtractionProgress(), None)
+        except llm.CacheMiss as miss:
+            if miss.pending is not None:
+                pending.append(miss.pending)
+        except InvalidReply:
+            pass  # settled by the cache: the build salvages or fails it as a live one would
+    return pending
+
+
+@dataclass(frozen=True)
+class _WindowRequest:
+    """What one window's request is made of, and the repair log its validation fills."""
+
+    messages: list[dict[str, str]]
+    context: dict[str, Any]
+    repair: Callable[[Any], Any]
+    log: RepairLog
+
+
+def _window_request(
+    system: str, source: Source, reading: Reading, window: Sequence[Sentence]
+) -> _WindowRequest:
+    prompt = render_user_prompt(window, source.published, reading.headline)
+    log = RepairLog()
+    return _WindowRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+        context={"sentence_numbers": {s.number for s in window}, "published": source.published},
+        repair=functools.partial(repair_reply, window=window, log=log, published=source.published),
+        log=log,
+    )
+
+
+def _ask_window(
+    client: llm.Client,
+    settings: Settings,
+    source: Source,
+    request: _WindowRequest,
+    progress: ExtractionProgress,
+    tokens: Callable[[int], None] | None,
+) -> llm.Answer[ExtractionReply]:
+    return llm.ask(
+        client,
+        settings,
+        request.messages,
+        ExtractionReply,
+        reask=lambda errors: resources.render("prompts", REASK_PROMPT, errors=errors),
+        context=request.context,
+        repair=request.repair,
+        max_tokens=MAX_REPLY_TOKENS,
+        on_tokens=tokens,
+        on_notice=progress.on_notice,
+        cancel=progress.cancel,
+        purpose=f"extract {Path(source.path).name}",
     )
 
 

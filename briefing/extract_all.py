@@ -82,6 +82,8 @@ def extract_all(
         )
         try:
             return extract.extract(client, settings, source, hooks)
+        except llm.Cancelled:
+            return None  # never sent: the build stopped while it waited for its turn
         except (AuthenticationFailed, ServerUnreachable):
             # Set here, in the worker, before it takes the next source: the next sources would
             # fail the same way, slowly.

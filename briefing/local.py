@@ -124,6 +124,7 @@ def server_command(binary: Path, model: Path, settings: Settings, port: int) -> 
         "-t", str(local.threads),
         "-c", str(local.context_size),
         "-np", str(local.parallel),
+        "--cache-ram", str(local.cache_ram_mib),
         "--no-repack",
         "--alias", settings.model,
         "--no-webui",

@@ -15,9 +15,11 @@ from urllib.parse import urlparse
 
 from . import (
     __version__,
+    batch,
     changes,
     check,
     compose,
+    drift,
     ground,
     llm,
     merge,
@@ -81,6 +83,7 @@ def build(
     endpoint: Endpoint | Callable[[], Endpoint] | None = None,
     extra_timings: dict[str, float] | None = None,
     connect: llm.Connect | None = None,
+    batch_mode: batch.BatchMode | None = None,
 ) -> BuildResult:
     """Build the brief of ``paths`` into ``settings.out_dir``, reusing every reply the refresh
     state (``OUT/.briefing/state.db``) holds for the same request.
@@ -90,10 +93,15 @@ def build(
     could be extracted: then there is no brief to write. ``connect`` makes the openai client
     when the first request must go out (the CLI starts the embedded server there);
     ``endpoint`` and ``extra_timings`` are read when the manifest is written, after it.
+    ``batch_mode`` sends or writes the extraction requests as a batch first (``batch.py``);
+    :class:`batch.BatchWaiting` then says the brief must wait for it.
     """
     with state.open_state(settings.out_dir) as st:
         client = llm.make_client(settings, st, reuse=not settings.force, connect=connect)
-        return _build(st, client, settings, paths, progress, endpoint, extra_timings)
+        return _build(
+            st, client, settings, paths, progress, endpoint, extra_timings,
+            batch_mode or batch.BatchMode(),
+        )  # fmt: skip
 
 
 def _build(
@@ -104,6 +112,7 @@ def _build(
     progress: BuildProgress | None,
     endpoint: Endpoint | Callable[[], Endpoint] | None,
     extra_timings: dict[str, float] | None,
+    batch_mode: batch.BatchMode,
 ) -> BuildResult:
     progress = progress or BuildProgress()
     started = time.monotonic()
@@ -121,10 +130,13 @@ def _build(
         and inputs_hash is not None
         and previous.fingerprint == inputs_hash
         and not settings.force
+        and not batch_mode.active
         and (replayed := refresh.replay(previous, time.monotonic() - t)) is not None
     ):
         return _unchanged(st, settings, previous, replayed, started, started_at, progress)
-    read, failures = sources.load_sources(paths, settings.max_source_mb)
+    # One file at a time, from the listing the fingerprint hashed.
+    reading = sources.read_files(files, settings.max_source_mb, progress.sources_reading)
+    read, failures = reading.sources, [*missing, *reading.failures]
     for f in failures:
         progress.source_failed(f.path, f.reason)
     if not read:
@@ -132,6 +144,12 @@ def _build(
     progress.sources_read(len(read))
     citable = citable_files(read, settings.out_dir / "sources")
     timings["read"] = time.monotonic() - t
+
+    if batch_mode.active or st.open_batches():
+        progress.stage("batch")
+        t = time.monotonic()
+        batch.prepare(st, client, settings, read, batch_mode, price_table, progress.notice)
+        timings["batch"] = time.monotonic() - t
 
     progress.stage("extracting events")
     t = time.monotonic()
@@ -184,6 +202,14 @@ def _build(
     brief = compose.compose(
         settings.brief, merged, entries, failures, key_points, notes, what_changed
     ).model_copy(update={"built": started_at[:10]})
+    # A source edited or deleted since it was read is reported, its citations kept checkable.
+    in_brief = [s for s in read if s.id in extractions]
+    drifted = drift.settle(in_brief, reading.sizes, citable, settings.out_dir / "sources")
+    for line in drifted.lines:
+        progress.notice(line)
+    if drifted:
+        brief, events = drifted.apply_brief(brief), drifted.apply_events(events)
+        events_doc, document = drifted.repoint(events_doc), drifted.repoint(document)
 
     usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
     usage = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
@@ -196,7 +222,7 @@ def _build(
     manifest = Manifest(
         briefing_version=__version__,
         created_at=started_at,
-        inputs=_inputs(read, failures),
+        inputs=_inputs(read, failures, reading.sizes, drifted.reasons),
         model=settings.model,
         server=endpoint.server,
         embedded_model=endpoint.embedded_model,
@@ -226,8 +252,9 @@ def _build(
     progress.stage("writing the brief")
     out = publish(st, settings.out_dir, brief, events_doc, manifest, settings.formats)
     # Only a complete build may stand in for the next one: a source the server failed on, or
-    # key developments it could not write, must be asked again.
+    # key developments it could not write, must be asked again; so must a file that changed.
     complete = not extract_failures and not any(n.startswith(compose.NOT_WRITTEN) for n in notes)
+    complete = complete and not drifted
     st.record_run(
         started_at,
         manifest.model_dump(mode="json"),
@@ -393,15 +420,20 @@ def _shorten(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
 
 
-def _inputs(read: Sequence[Source], failures: Sequence[SourceFailure]) -> tuple[InputRecord, ...]:
+def _inputs(
+    read: Sequence[Source],
+    failures: Sequence[SourceFailure],
+    sizes: dict[str, int],
+    drifted: dict[str, str],
+) -> tuple[InputRecord, ...]:
     failed = {f.path: f.reason for f in failures}
     rows = [
         InputRecord(
             path=s.path,
             sha256=s.id,
-            bytes=Path(s.path).stat().st_size if Path(s.path).exists() else None,
+            bytes=sizes.get(s.path),  # as read: the file may have changed or gone since
             status="failed" if s.path in failed else "read",
-            reason=failed.get(s.path),
+            reason=failed.get(s.path) or drifted.get(s.id),
         )
         for s in read
     ]

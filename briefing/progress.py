@@ -11,6 +11,9 @@ class BuildProgress:
     def stage(self, name: str) -> None:
         """A stage starts ("reading sources", "extracting", ...)."""
 
+    def sources_reading(self, done: int, total: int) -> None:
+        """``done`` of the ``total`` files listed have been read (called after each file)."""
+
     def sources_read(self, count: int) -> None:
         """``count`` sources were read and will be extracted."""
 

@@ -1,5 +1,5 @@
-"""Load sources: expand paths, decode files, extract HTML main text and number the sentences
-(:mod:`briefing.sentences`).
+"""Load sources: expand paths (:mod:`briefing.listing`), read files one at a time, decode them,
+extract HTML main text and number the sentences (:mod:`briefing.sentences`).
 
 Every ``Sentence`` is an exact slice of ``Source.text`` so a citation can quote it verbatim.
 """
@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import errno
 import hashlib
+import os
 import re
+import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import trafilatura
 from charset_normalizer import from_bytes
 
 from .errors import SourceError
+from .listing import KINDS as KINDS  # re-exported: where a source's kind was always looked up
+from .listing import LOOP, NOT_REGULAR, Kind, missing_reason
+from .listing import expand_paths as expand_paths
 from .models import Source, SourceFailure
 from .sentences import split_sentences
-
-Kind = Literal["text", "markdown", "html"]
-KINDS: dict[str, Kind] = {
-    ".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-}  # fmt: skip
 
 # Signatures of files people rename to .txt by mistake; a PDF can be pure ASCII, so the NUL check
 # alone would not catch it.
@@ -46,73 +47,93 @@ MB = 1_000_000
 DEFAULT_MAX_MB = 2.0  # Settings.max_source_mb
 
 
-def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceFailure]]:
-    """Files as given, folders expanded to their text/Markdown/HTML files; missing paths fail."""
-    files: list[Path] = []
-    failures: list[SourceFailure] = []
-    seen: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            found = [p for p in sorted(path.rglob("*")) if _wanted(p, path)]
-            reason = "" if found else "folder has no .txt, .md, .markdown, .html or .htm files"
-        else:
-            found = [path]
-            reason = "" if path.exists() else "no such file or folder"
-        if reason:
-            failures.append(SourceFailure(path=str(path), stage="read", reason=reason))
-            continue
-        for p in found:
-            key = p.resolve()  # "a.txt" and "./a.txt" are one file
-            if key not in seen:
-                seen.add(key)
-                files.append(p)
-    return files, failures
-
-
-def _wanted(path: Path, root: Path) -> bool:
-    # Skip hidden files and folders (.git, .DS_Store) below the folder the user named.
-    hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-    return not hidden and path.suffix.lower() in KINDS and path.is_file()
-
-
 def load_sources(
     paths: Iterable[Path], max_mb: float = DEFAULT_MAX_MB
 ) -> tuple[list[Source], list[SourceFailure]]:
     """Read every path; failures (unreadable files, duplicates, files over ``max_mb``) are
     reported, not raised."""
     files, failures = expand_paths(paths)
+    reading = read_files(files, max_mb)
+    return reading.sources, [*failures, *reading.failures]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reading stage gives the build."""
+
+    sources: list[Source]
+    failures: list[SourceFailure]
+    sizes: dict[str, int]  # bytes of each source's file as read, by path
+
+
+def read_files(
+    files: Sequence[Path],
+    max_mb: float = DEFAULT_MAX_MB,
+    on_read: Callable[[int, int], None] | None = None,
+) -> Reading:
+    """Read ``files`` one at a time, in order, so only one file's bytes are held at once;
+    ``on_read(done, total)`` is called after each. Failures are reported, not raised."""
     sources: list[Source] = []
+    failures: list[SourceFailure] = []
+    sizes: dict[str, int] = {}
     first_path: dict[str, str] = {}
-    for path in files:
+    for done, path in enumerate(files, 1):
         try:
-            source = read_source(path, max_mb)
+            data = read_bytes(path, max_mb)
+            source = source_of(path, data)
         except SourceError as err:
             failures.append(SourceFailure(path=str(path), stage="read", reason=str(err)))
-            continue
-        if source.id in first_path:
-            reason = f"duplicate of {first_path[source.id]}"
-            failures.append(SourceFailure(path=str(path), stage="read", reason=reason))
-            continue
-        first_path[source.id] = source.path
-        sources.append(source)
-    return sources, failures
+        else:
+            if source.id in first_path:
+                reason = f"duplicate of {first_path[source.id]}"
+                failures.append(SourceFailure(path=str(path), stage="read", reason=reason))
+            else:
+                first_path[source.id] = source.path
+                sources.append(source)
+                sizes[source.path] = len(data)
+        if on_read is not None:
+            on_read(done, len(files))
+    return Reading(sources, failures, sizes)
 
 
 def read_source(path: Path, max_mb: float = DEFAULT_MAX_MB) -> Source:
     """Read one file into a ``Source``; raise ``SourceError`` when it holds no usable text or
     is bigger than ``max_mb`` megabytes."""
-    if path.is_dir():
-        raise SourceError("is a folder, not a file")
+    return source_of(path, read_bytes(path, max_mb))
+
+
+def read_bytes(path: Path, max_mb: float = DEFAULT_MAX_MB) -> bytes:
+    """The bytes of the regular file ``path``; ``SourceError`` (one line) when it is a folder,
+    a pipe or device, over ``max_mb`` megabytes, or cannot be opened."""
     try:
-        size = path.stat().st_size
-        if size > max_mb * MB:
-            raise SourceError(
-                f"{size / MB:.0f} MB, over the {max_mb:g} MB limit for one source "
-                "(--max-source-mb); split it or raise the limit"
-            )
-        data = path.read_bytes()
+        # Before opening: opening a pipe would wait for a writer.
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise SourceError("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise SourceError(NOT_REGULAR)
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_mb * MB:
+                raise SourceError(
+                    f"{size / MB:.0f} MB, over the {max_mb:g} MB limit for one source "
+                    "(--max-source-mb); split it or raise the limit"
+                )
+            # Never more than the limit: the file may grow between the stat and the read.
+            return fh.read(int(max_mb * MB) + 1)
+    except FileNotFoundError as err:
+        if path.is_symlink():
+            raise SourceError(missing_reason(path)) from err
+        raise SourceError("no such file (removed before it was read)") from err
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise SourceError(LOOP) from err
         raise SourceError(f"cannot read the file: {err.strerror or err}") from err
+
+
+def source_of(path: Path, data: bytes) -> Source:
+    """The ``Source`` of ``data``, the bytes read from ``path``; ``SourceError`` when they hold
+    no usable text."""
     if not data:
         raise SourceError("empty file (0 bytes)")
     kind = KINDS.get(path.suffix.lower(), "text")

@@ -92,7 +92,33 @@ MIGRATIONS: tuple[str, ...] = (
         report TEXT NOT NULL
     );
     """,
+    # 4: Batch API batches submitted and not yet collected (a later build collects them).
+    """
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        server TEXT NOT NULL,
+        model TEXT NOT NULL,
+        requests TEXT NOT NULL,
+        collected_at TEXT,
+        outcome TEXT
+    );
+    """,
 )
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A submitted batch: which requests it holds (cache key -> purpose) and, once collected,
+    how it ended."""
+
+    id: str
+    created_at: str
+    server: str
+    model: str
+    requests: dict[str, str]
+    collected_at: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,49 @@ class State:
                     reply.usage.model_dump_json(), _now(),
                 ),
             )  # fmt: skip
+
+    def store_replies(self, rows: Sequence[tuple[str, str, str, str, CachedReply]]) -> None:
+        """Keep many replies (key, purpose, model, server, reply) in one transaction: a batch's
+        ten thousand results are one commit, not ten thousand."""
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (key, purpose, model, server, r.text, r.finish_reason,
+                     r.usage.model_dump_json(), _now())
+                    for key, purpose, model, server, r in rows
+                ],
+            )  # fmt: skip
+
+    # --- batches ---------------------------------------------------------------------------------
+
+    def record_batch(
+        self, batch_id: str, server: str, model: str, requests: dict[str, str]
+    ) -> None:
+        """Keep a batch just submitted, so that a later build collects it."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO batches (id, created_at, server, model, requests) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (batch_id, _now(), server, model, json.dumps(requests)),
+            )
+
+    def open_batches(self) -> list[BatchRecord]:
+        """Batches submitted and not yet collected, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created_at, server, model, requests FROM batches "
+                "WHERE collected_at IS NULL ORDER BY created_at, id"
+            ).fetchall()
+        return [BatchRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def batch_collected(self, batch_id: str, outcome: str) -> None:
+        """Mark a batch collected (its results stored), with a line on how it ended."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE batches SET collected_at = ?, outcome = ? WHERE id = ?",
+                (_now(), outcome, batch_id),
+            )
 
     # --- runs ------------------------------------------------------------------------------------
 

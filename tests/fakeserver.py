@@ -13,7 +13,8 @@ Replies are taken from a FIFO queue (``push``); when the queue is empty a respon
 function (``respond_with``) is asked; when neither is available the server answers
 500 "fake server: no scripted reply" so the test fails loudly.
 
-Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``.
+Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``, and a Batch
+API (``/v1/files``, ``/v1/batches``: ``fakebatch.py``, reached as ``fake.batches``).
 Standard library only.
 """
 
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakebatch import FakeBatches
+
 MODEL_ID = "fake-model"
 STREAM_PIECE_CHARS = 8  # streamed content is split into pieces of this many characters
 
@@ -41,7 +44,8 @@ class Reply:
     """What the server does for one chat-completions request.
 
     Build one with ``Reply.json``, ``Reply.text``, ``Reply.status`` or ``Reply.drop``;
-    ``.after(seconds)`` returns a copy that sleeps first.
+    ``.after(seconds)`` returns a copy that sleeps first; ``.with_headers(...)`` one that sends
+    those headers too (a completion's ``x-ratelimit-*``).
     """
 
     kind: str  # "completion", "status" or "drop"
@@ -119,6 +123,11 @@ class Reply:
         """The same reply, sent only after sleeping ``seconds`` (for client timeouts)."""
         return replace(self, delay=seconds)
 
+    def with_headers(self, **headers: str) -> Reply:
+        """The same reply with these response headers added (``_`` in a name becomes ``-``)."""
+        named = {name.replace("_", "-"): value for name, value in headers.items()}
+        return replace(self, headers={**self.headers, **named})
+
 
 def _error_body(message: str, *, type_: str = "fake_error", code: str | None = None) -> dict:
     """An OpenAI-style error body."""
@@ -140,6 +149,28 @@ def _usage(reply: Reply) -> dict[str, Any] | None:
     return usage
 
 
+def completion_object(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """A ``chat.completion`` object for a completion reply (a live one, or a batch result's)."""
+    result: dict[str, Any] = {
+        "id": f"chatcmpl-fake-{next(_ids)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", MODEL_ID),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.content},
+                "finish_reason": reply.finish_reason,
+                "logprobs": None,
+            }
+        ],
+    }
+    usage = _usage(reply)
+    if usage is not None:
+        result["usage"] = usage
+    return result
+
+
 class FakeOpenAI:
     """A fake OpenAI-compatible server running in a daemon thread on 127.0.0.1.
 
@@ -152,6 +183,7 @@ class FakeOpenAI:
         self._queue: deque[Reply] = deque()
         self._responder: Callable[[dict[str, Any]], Reply] | None = None
         self._lock = threading.Lock()
+        self.batches = FakeBatches(self)
         self._stop = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -237,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"object": "list", "data": [model]})
         elif path == "/health":
             self._send_json(200, {"status": "ok"})
+        elif path.startswith(("/v1/files", "/v1/batches")):
+            self._send_any(*self.server.fake.batches.get(path))
         else:
             self._not_found()
 
@@ -244,6 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if path.startswith(("/v1/files", "/v1/batches")):
+            content_type = self.headers.get("Content-Type", "")
+            self._send_any(*self.server.fake.batches.post(path, content_type, raw))
+            return
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._not_found()
             return
@@ -264,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif body.get("stream"):
             self._send_stream(body, reply)
         else:
-            self._send_json(200, self._completion(body, reply))
+            self._send_json(200, completion_object(body, reply))
 
     def _not_found(self) -> None:
         msg = f"fake server: unknown path {self.command} {self.path}"
@@ -282,26 +320,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
 
-    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        """A ``chat.completion`` object for a completion reply."""
-        result: dict[str, Any] = {
-            "id": f"chatcmpl-fake-{next(_ids)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", MODEL_ID),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": reply.content},
-                    "finish_reason": reply.finish_reason,
-                    "logprobs": None,
-                }
-            ],
-        }
-        usage = _usage(reply)
-        if usage is not None:
-            result["usage"] = usage
-        return result
+    def _send_any(self, code: int, obj: Any) -> None:
+        """A JSON object, or raw bytes (a file's content)."""
+        if not isinstance(obj, bytes):
+            self._send_json(code, obj)
+            return
+        self.send_response(code)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(obj)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(obj)
+        self.close_connection = True
 
     def _send_stream(self, body: dict[str, Any], reply: Reply) -> None:
         """Send a completion reply as Server-Sent Events, the way OpenAI streams."""
@@ -335,6 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
+        for name, value in reply.headers.items():  # x-ratelimit-* on a reply that went through
+            self.send_header(name, value)
         self.end_headers()
         for chunk in chunks:
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

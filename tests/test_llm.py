@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -277,8 +278,10 @@ def test_429_honours_retry_after(fake_openai: FakeOpenAI) -> None:
     assert answer.usage.requests == 2
     assert elapsed >= 0.9
     assert answer.usage.seconds >= 0.9
-    assert len(run.notices) == 1
-    assert "429" in run.notices[0] and "retrying in 1.0s" in run.notices[0]
+    # The pacer backs off (its own line), then the request waits what the server asked.
+    assert run.notices[0] == "rate limited: 4 → 2 requests at a time"
+    assert len(run.notices) == 2
+    assert "429" in run.notices[1] and "retrying in 1.0s" in run.notices[1]
     # The retry sends the very same request.
     assert fake_openai.requests[0] == fake_openai.requests[1]
 
@@ -294,8 +297,9 @@ def test_retry_after_ms_and_cap(fake_openai: FakeOpenAI) -> None:
     answer = run.ask()
     assert time.monotonic() - started < 5
     assert answer.usage.requests == 3
-    assert "retrying in 0.2s" in run.notices[0]
-    assert "retrying in 0.3s" in run.notices[1]
+    assert run.notices[0].startswith("rate limited: 4 → 2")
+    assert "retrying in 0.2s" in run.notices[1]
+    assert "retrying in 0.3s" in run.notices[2]
 
 
 def test_5xx_then_success(run: Run) -> None:
@@ -466,3 +470,107 @@ def test_response_format_directly() -> None:
     loose = response_format(ExtractionReply, "X", openai_strict=False)
     assert "maxLength" in json.dumps(loose) and "maxLength" not in json.dumps(strict)
     assert strict["json_schema"]["name"] == "X"
+
+
+# --- adaptive concurrency (llm/pacing.py) through the real client ---------------------------------
+
+
+def test_429_with_rate_limit_headers_cuts_the_limit_and_waits_for_the_reset(
+    fake_openai: FakeOpenAI,
+) -> None:
+    run = Run(fake_openai, concurrency=4, max_retry_wait=5.0)
+    headers = {
+        "retry-after-ms": "50",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "400ms",
+    }
+    fake_openai.push(Reply.status(429, headers=headers), Reply.json(VALID))
+    started = time.monotonic()
+    answer = run.ask()
+    assert answer.attempts == 1 and answer.usage.requests == 2
+    # The retry waited 50 ms as asked, then for the request limit's reset: 400 ms in all.
+    assert time.monotonic() - started >= 0.4
+    assert run.notices[0] == "rate limited: 4 → 2 requests at a time"
+    assert "retrying in 0.1s" in run.notices[1]
+    assert run.client.pacer is not None and run.client.pacer.limit == 2
+
+
+def test_remaining_tokens_of_a_reply_hold_the_next_request(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai, max_retry_wait=5.0)
+    spent = Reply.json(VALID).with_headers(
+        x_ratelimit_remaining_tokens="0", x_ratelimit_reset_tokens="300ms"
+    )
+    fake_openai.push(spent, Reply.json(VALID))
+    run.ask()
+    started = time.monotonic()
+    run.ask()
+    assert time.monotonic() - started >= 0.25  # the 300 ms ran from the first reply's arrival
+    assert run.notices == []
+
+
+def test_429s_of_requests_sent_together_cut_the_limit_once(fake_openai: FakeOpenAI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = Run(fake_openai, concurrency=8)
+    # The first 8 requests are refused, each only once all 8 have been sent.
+    together, seen, lock = threading.Barrier(8, timeout=10), [0], threading.Lock()
+
+    def respond(body: dict[str, Any]) -> Reply:
+        with lock:
+            seen[0] += 1
+            first_round = seen[0] <= 8
+        if first_round:
+            together.wait()
+            return Reply.status(429, headers={"retry-after-ms": "20"})
+        return Reply.json(VALID).after(0.02)
+
+    fake_openai.respond_with(respond)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: run.ask(), range(8)))
+    assert all(a.value.events for a in answers)
+    assert len(fake_openai.requests) == 16
+    assert [n for n in run.notices if n.startswith("rate limited")] == [
+        "rate limited: 8 → 4 requests at a time"
+    ]
+    # Then eight successes: four in a row at 4 at a time grew it to 5, four more are not five.
+    assert run.client.pacer is not None and run.client.pacer.limit == 5
+
+
+def test_a_tokens_per_minute_budget_holds_requests_back(fake_openai: FakeOpenAI) -> None:
+    # A request is charged its prompt at 4 characters a token plus max_tokens before it goes
+    # out, then what the server reports it used.
+    run = Run(fake_openai, tpm=300)
+    fake_openai.respond_with(lambda body: Reply.json(VALID, usage=(150, 50)))
+    run.ask(max_tokens=100)  # charged 17 + 100, then corrected to the 200 it used
+    pacer = run.client.pacer
+    assert pacer is not None and pacer.window_tokens() == 200
+    assert pacer.wait_time(90, 100) is not None and pacer.wait_time(90, 100) > 50
+
+
+def test_a_stream_cut_before_its_end_is_retried_not_taken_as_the_reply(
+    fake_openai: FakeOpenAI,
+) -> None:
+    cache = DictCache()
+    run = Run(fake_openai)
+    run.client.cache = cache
+    # A stream that stops without a finish_reason: what a dropped connection looks like when
+    # the server frames the stream by closing it.
+    cut = replace(Reply.text(json.dumps(VALID)[:40]), finish_reason=None)
+    fake_openai.push(cut, Reply.json(VALID))
+    answer = run.ask()
+    assert answer.attempts == 1 and answer.usage.requests == 2  # retried, not re-asked
+    assert "the stream ended before the reply did" in run.notices[0]
+    assert [json.loads(r.text) for r in cache.replies.values()] == [VALID]
+
+
+class DictCache:
+    """A reply cache in a dict."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, Any] = {}
+
+    def reply(self, key: str) -> Any:
+        return self.replies.get(key)
+
+    def store_reply(self, key: str, purpose: str, model: str, server: str, reply: Any) -> None:
+        self.replies[key] = reply

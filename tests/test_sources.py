@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +23,7 @@ from briefing.sources import (
     find_outlet,
     find_published,
     load_sources,
+    read_files,
     read_source,
 )
 
@@ -521,3 +529,165 @@ def test_one_enormous_line_is_segmented_in_pieces_and_loses_nothing() -> None:
     assert sum(p.text.split().count("word") for p in pieces) == 3 * sentences.MAX_UNIT
     assert len(pieces) > 1
     assert all(p.text.startswith("word") and p.text.endswith("word") for p in pieces)
+
+
+# --- hard inputs: permissions, symlinks, many files -------------------------------------------
+
+NOBODY = 65534  # the uid and gid of "nobody" on Debian; used only when the tests run as root
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """As root, chmod 000 blocks nothing: act as nobody meanwhile (only the effective ids
+    change, so root can take them back)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder nobody may enter too (pytest's own tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="briefing-perm-"))
+    path.chmod(0o755)
+    yield path
+    for p in [path, *path.rglob("*")]:
+        if not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def test_unreadable_file_and_folder_give_one_line_each_and_the_rest_is_read(
+    shared_tmp: Path,
+) -> None:
+    (shared_tmp / "sub").mkdir()
+    (shared_tmp / "locked").mkdir()
+    for name in ["good.txt", "secret.txt", "sub/fine.txt", "locked/inside.txt"]:
+        (shared_tmp / name).write_text(f"{name} says Japan and Korea met.\n", encoding="utf-8")
+    (shared_tmp / "secret.txt").chmod(0)
+    (shared_tmp / "locked").chmod(0)
+    with unprivileged():
+        sources, failures = load_sources([shared_tmp])
+        # Named on its own, a file in a folder that cannot be entered: one line too.
+        named, named_failures = load_sources([shared_tmp / "locked" / "inside.txt"])
+    assert named == []
+    assert [f.reason for f in named_failures] == ["cannot read it: Permission denied"]
+    assert [Path(s.path).relative_to(shared_tmp).as_posix() for s in sources] == [
+        "good.txt",
+        "sub/fine.txt",
+    ]
+    assert [(Path(f.path).name, f.reason) for f in failures] == [
+        ("locked", "cannot list the folder: Permission denied"),
+        ("secret.txt", "cannot read the file: Permission denied"),
+    ]
+
+
+def test_symlink_loops_dangling_links_and_links_up_give_one_line_each(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    for path in [folder / "real.txt", folder / "sub" / "deep.md", elsewhere / "far.txt"]:
+        path.write_text(f"{path.name}: Japan and Korea met in Seoul.\n", encoding="utf-8")
+    (folder / "a.txt").symlink_to("b.txt")
+    (folder / "b.txt").symlink_to("a.txt")  # a -> b -> a
+    (folder / "gone.txt").symlink_to("nowhere.txt")
+    (folder / "gone.jpg").symlink_to("nowhere.jpg")  # not a source either way: no line
+    (folder / "sub" / "up").symlink_to("..")  # a folder that contains its parent
+    (folder / "self").symlink_to(".")
+    (folder / "again").symlink_to("sub")  # a second way into a folder already listed
+    (folder / "far").symlink_to(elsewhere)  # a folder outside: followed
+    (folder / "alias.txt").symlink_to("real.txt")  # the same file twice: the first name kept
+    os.mkfifo(folder / "pipe.txt")  # reading it would wait forever
+    files, failures = expand_paths([folder])
+    assert [p.relative_to(folder).as_posix() for p in files] == [
+        "alias.txt",
+        "far/far.txt",
+        "sub/deep.md",
+    ]
+    loop = "symlink loop: following its links never reaches a file"
+    up = "symlink to a folder that contains it: not followed (it would be listed forever)"
+    assert [(Path(f.path).relative_to(folder).as_posix(), f.reason) for f in failures] == [
+        ("a.txt", loop),
+        ("b.txt", loop),
+        ("gone.txt", "dangling symlink: it points at nowhere.txt, which does not exist"),
+        ("pipe.txt", "not a regular file (a pipe, socket or device)"),
+        ("self", up),
+        ("sub/up", up),
+    ]
+    # Named on their own, the same lines; the build reads the rest.
+    sources, failures = load_sources(
+        [folder / "a.txt", folder / "gone.txt", folder / "pipe.txt", folder / "real.txt"]
+    )
+    assert [Path(s.path).name for s in sources] == ["real.txt"]
+    assert [f.reason for f in failures] == [
+        loop,
+        "dangling symlink: it points at nowhere.txt, which does not exist",
+        "not a regular file (a pipe, socket or device)",
+    ]
+
+
+def test_ten_thousand_files_are_listed_without_opening_one(
+    tmp_path: Path, watch_opens: Callable[[Path], list[str]]
+) -> None:
+    folder = tmp_path / "many"
+    for k in range(10):
+        (folder / f"day{k}").mkdir(parents=True)
+    for n in range(10_000):
+        (folder / f"day{n % 10}" / f"{n:05d}.txt").write_bytes(b"Seoul said so.\n")
+    opened = watch_opens(folder)
+    started = time.monotonic()
+    files, failures = expand_paths([folder])
+    seconds = time.monotonic() - started
+    assert len(files) == 10_000 and not failures
+    assert files == sorted(files)
+    assert opened == [] and seconds < 10
+
+
+def test_files_are_read_one_at_a_time_with_progress(
+    tmp_path: Path, watch_opens: Callable[[Path], list[str]]
+) -> None:
+    paths = []
+    for n in range(30):
+        path = tmp_path / f"{n:02d}.txt"
+        path.write_text(f"Article {n}. Japan and Korea met in Seoul on day {n}.\n")
+        paths.append(path)
+    opened = watch_opens(tmp_path)
+    seen: list[tuple[int, int, int]] = []
+    reading = read_files(paths, on_read=lambda done, total: seen.append((done, total, len(opened))))
+    # Each call comes after one more file was opened, and before the next one is.
+    assert seen == [(n, 30, n) for n in range(1, 31)]
+    assert [s.path for s in reading.sources] == [str(p) for p in paths]
+    assert reading.sizes == {str(p): p.stat().st_size for p in paths}
+
+
+_WATCHED: list[tuple[str, list[str]]] = []  # (folder prefix, opens seen) while a test watches
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _WATCHED and str(args[0]).startswith(_WATCHED[0][0]):
+        _WATCHED[0][1].append(str(args[0]))
+
+
+@pytest.fixture
+def watch_opens() -> Iterator[Callable[[Path], list[str]]]:
+    """``watch_opens(folder)``: every file below ``folder`` Python opens from then on, in order
+    (an audit hook sees ``open`` and ``os.open``). Hooks cannot be removed: one is added once
+    and watches only while a test asks it to."""
+    if not getattr(_audit, "added", False):
+        sys.addaudithook(_audit)
+        _audit.added = True  # type: ignore[attr-defined]
+
+    def watch(folder: Path) -> list[str]:
+        opened: list[str] = []
+        _WATCHED[:] = [(str(folder) + os.sep, opened)]
+        return opened
+
+    yield watch
+    _WATCHED.clear()

@@ -1,7 +1,9 @@
 """Checks of a written brief that need no model: every quote must equal its source slice.
 
-This runs at the end of every build; a mismatch is a bug in the pipeline, so it stops the run
-rather than ship a brief whose citations cannot be checked.
+This runs at the end of every build, and whenever the brief is written again; a mismatch stops
+the run rather than ship a brief whose citations cannot be checked. Within a build it is a bug
+in the pipeline: a source that changed while the build ran is cited in a copy of the text as
+read (:mod:`briefing.drift`). Later it means a cited file was edited since: build again.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ def assert_quotes_match(claims_path: Path) -> int:
     citations = claims_citations(claims_path)
     problems = mismatches(citations)
     if problems:
+        # A build cites copies of files that changed while it ran (drift.py); a file edited
+        # after the build is the usual cause when the brief is written again later.
         raise CitationMismatch(
-            f"{len(problems)} citation(s) do not match their source: {problems[0]}"
+            f"{len(problems)} citation(s) do not match their source: {problems[0]} (a cited "
+            "file changed or went since it was read? build again to cite it as it is now)"
         )
     return len(citations)

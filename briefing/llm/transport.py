@@ -1,0 +1,281 @@
+"""One completion over HTTP, streamed, with transport faults retried (tenacity): 429 honouring
+``Retry-After``, 5xx, timeouts, dropped connections, streams cut short. The client's own
+``max_retries`` is 0, so this is the only retry layer. Each attempt waits for its turn from the
+client's ``Pacer`` (``pacing.py``: how many requests at a time) and tells it how it went."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_when_event_set,
+    wait_exponential,
+    wait_random,
+)
+
+from ..config import Settings
+from ..errors import AuthenticationFailed, LLMError, ServerUnreachable
+from ..models import Usage
+from .client import Client, Message, request_arguments
+from .pacing import Cancelled, Pacer, Permit
+
+# Called with the number of content chunks (about one token each) received so far.
+TokenCallback = Callable[[int], None]
+# Called with a one-line description of a retry about to happen, or of a back-off.
+NoticeCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of an ``ask``, and where its progress and notices go."""
+
+    messages: Sequence[Message]
+    fmt: dict[str, Any]
+    max_tokens: int
+    on_tokens: TokenCallback | None = None
+    on_notice: NoticeCallback | None = None
+    cancel: threading.Event | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str | None
+    usage: Usage
+
+
+def complete(client: Client, settings: Settings, request: Request) -> Completion:
+    """One completion, streamed, with transport faults retried, each attempt paced."""
+    on_notice, cancel = request.on_notice, request.cancel
+    attempts = 0
+    prompt_chars = sum(len(m.get("content") or "") for m in request.messages)
+
+    def once() -> Completion:
+        nonlocal attempts
+        pacer = client.pacer
+        if pacer is None:
+            attempts += 1
+            return _stream_once(client, settings, request)[0]
+        permit = pacer.acquire(prompt_chars, request.max_tokens, cancel)
+        attempts += 1
+        return _paced_once(client, settings, request, pacer, permit)
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_notice and state.outcome is not None:
+            exc = state.outcome.exception()
+            wait = state.next_action.sleep if state.next_action else 0.0
+            on_notice(f"{_describe(exc)}; retrying in {wait:.1f}s")
+
+    stop = stop_after_attempt(settings.transport_attempts)
+    retrying = Retrying(
+        retry=retry_if_exception(is_transient),
+        # A cancelled build (Ctrl-C, a dead server) stops retrying and wakes from its backoff.
+        stop=stop | stop_when_event_set(cancel) if cancel else stop,
+        sleep=_sleeper(cancel),
+        wait=_wait_strategy(settings),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    started = time.monotonic()
+    try:
+        done = retrying(once)
+    except Cancelled as exc:
+        exc.usage = Usage(requests=attempts)
+        raise
+    except openai.AuthenticationError as exc:
+        raise AuthenticationFailed(
+            f"the server rejected the API key ({_describe(exc)})", Usage(requests=attempts)
+        ) from exc
+    except (openai.APIConnectionError, httpx2.TransportError) as exc:
+        raise ServerUnreachable(
+            f"no answer from {settings.base_url or 'the OpenAI API'} after {attempts} tries "
+            f"({_describe(exc)})",
+            Usage(requests=attempts),
+        ) from exc
+    except openai.APIStatusError as exc:
+        raise LLMError(
+            f"the server refused the request: {_describe(exc)}", Usage(requests=attempts)
+        ) from exc
+    # Failed tries were paid for in time and requests, not tokens (the server sent none back).
+    return Completion(
+        done.text,
+        done.finish_reason,
+        done.usage
+        + Usage(requests=attempts - 1, seconds=time.monotonic() - started - done.usage.seconds),
+    )
+
+
+def _paced_once(
+    client: Client, settings: Settings, request: Request, pacer: Pacer, permit: Permit
+) -> Completion:
+    """One attempt under ``permit``: the pacer learns how it went (a 429 cuts the limit, the
+    ``x-ratelimit-*`` headers pause it, the real usage corrects the token charge)."""
+    notice: str | None
+    try:
+        done, headers = _stream_once(client, settings, request)
+    except openai.APIStatusError as exc:
+        notice = pacer.failed(
+            permit,
+            status=exc.status_code,
+            retry_after=_retry_after(exc),
+            headers=exc.response.headers,
+        )
+        _tell(request, notice)
+        raise
+    except BaseException:
+        pacer.failed(permit)  # a dropped or cut connection: the tokens may have been read
+        raise
+    notice = pacer.succeeded(
+        permit,
+        prompt_tokens=done.usage.prompt_tokens,
+        completion_tokens=done.usage.completion_tokens,
+        headers=headers,
+    )
+    _tell(request, notice)
+    return done
+
+
+def _tell(request: Request, notice: str | None) -> None:
+    if notice and request.on_notice:
+        request.on_notice(notice)
+
+
+def _stream_once(
+    client: Client, settings: Settings, request: Request
+) -> tuple[Completion, Mapping[str, str]]:
+    """One streamed completion and the response's headers. A stream that ends before the
+    reply says it is finished, or that carries something other than JSON chunks, raises
+    ``httpx2.RemoteProtocolError``: a transport fault, retried and never cached as a reply."""
+    started = time.monotonic()
+    on_tokens = request.on_tokens
+    stream = client.api().chat.completions.create(
+        **request_arguments(settings, request.messages, request.fmt, request.max_tokens),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    parts: list[str] = []
+    finish: str | None = None
+    prompt_tokens = completion_tokens = cached = 0
+    prompt_ms = predicted_ms = 0.0
+    try:
+        with stream:
+            for chunk in stream:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        parts.append(choice.delta.content)
+                        if on_tokens:
+                            on_tokens(len(parts))
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+                if chunk.usage:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+                    details = chunk.usage.prompt_tokens_details
+                    cached = (details.cached_tokens or 0) if details else 0
+                # llama-server adds its own ``timings`` (cumulative: the last one is the total).
+                timings = (chunk.model_extra or {}).get("timings")
+                if isinstance(timings, dict):
+                    if "cache_n" in timings:
+                        cached = int(timings["cache_n"])  # prompt tokens reused from its cache
+                    prompt_ms = _milliseconds(timings.get("prompt_ms"), prompt_ms)
+                    predicted_ms = _milliseconds(timings.get("predicted_ms"), predicted_ms)
+    except (ValueError, AttributeError, TypeError) as exc:
+        # Not SSE chunks of JSON (a gateway's page, a line cut mid-character): no reply at all.
+        raise httpx2.RemoteProtocolError(
+            f"the server sent something other than a reply ({exc})"
+        ) from exc
+    if finish is None:
+        # A stream cut half-way ends like a whole one when the server frames it by closing the
+        # connection; only the missing finish_reason tells. Its text must not be taken (and
+        # cached) as the model's reply.
+        raise httpx2.RemoteProtocolError(
+            f"the stream ended before the reply did ({len(parts)} chunks, no finish_reason)"
+        )
+    usage = Usage(
+        requests=1,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens or len(parts),
+        cached_tokens=cached,
+        seconds=round(time.monotonic() - started, 3),
+        prompt_ms=round(prompt_ms, 3),
+        predicted_ms=round(predicted_ms, 3),
+    )
+    return Completion("".join(parts), finish, usage), stream.response.headers
+
+
+def _milliseconds(value: Any, default: float) -> float:
+    """``value`` when it is a non-negative number, else ``default``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return default
+
+
+def _sleeper(cancel: threading.Event | None) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if cancel is None:
+            time.sleep(seconds)
+        else:
+            cancel.wait(seconds)
+
+    return sleep
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError)
+
+
+def _wait_strategy(settings: Settings) -> Callable[[RetryCallState], float]:
+    # Exponential backoff with jitter, so parallel requests that failed together spread out.
+    backoff = wait_exponential(
+        multiplier=settings.retry_initial_wait, max=settings.max_retry_wait
+    ) + wait_random(0, settings.retry_initial_wait)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = _retry_after(exc)
+        if hint is not None:
+            return min(hint, settings.max_retry_wait)
+        return float(backoff(state))
+
+    return wait
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` / ``retry-after-ms``), if any."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        message = exc.message
+        return f"HTTP {exc.status_code}: {message}"[:200]
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        return f"connection failed: {cause or exc}"[:200]
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        return str(exc)[:200]  # says what broke: a stream cut, something that was not a reply
+    return f"{type(exc).__name__}: {exc}"[:200]
