@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from briefing.injection import instruction_reason, instructions  # noqa: E402
-from briefing.sentences import split_sentences  # noqa: E402
+from briefing.read.injection import instruction_reason, instructions  # noqa: E402
+from briefing.read.sentences import split_sentences  # noqa: E402
 
 SETS = (
     ROOT / "tests" / "data" / "injection" / "sentences.jsonl",

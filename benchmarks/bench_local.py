@@ -24,9 +24,11 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.gold import load_gold, score  # noqa: E402
-from briefing import cli, local, sources, weights  # noqa: E402
+from briefing import cli  # noqa: E402
 from briefing.config import Settings, load_settings  # noqa: E402
 from briefing.errors import BriefingError  # noqa: E402
+from briefing.llm import local, weights  # noqa: E402
+from briefing.read import sources  # noqa: E402
 
 SAMPLE_EVERY = 0.2  # seconds between memory samples
 

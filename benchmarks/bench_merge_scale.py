@@ -38,9 +38,9 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
 
 from benchmarks import tm_corpus  # noqa: E402
 from benchmarks.tm_corpus import Article  # noqa: E402
-from briefing.ground import cite  # noqa: E402
+from briefing.extract.ground import cite  # noqa: E402
 from briefing.models import SUMMARY_MAX, Event, EventType, Source  # noqa: E402
-from briefing.sources import read_source  # noqa: E402
+from briefing.read.sources import read_source  # noqa: E402
 
 MIN_WORDS = 8
 BATCH = 50  # articles written to one temporary folder at a time

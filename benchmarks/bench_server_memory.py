@@ -26,8 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tm_corpus
 
-from briefing import extract, llm, local, resources, sources
+from briefing import llm, resources
 from briefing.config import load_settings
+from briefing.extract import extraction as extract
+from briefing.llm import local
+from briefing.read import sources
 
 
 def rss_kb(pid: int) -> int:
@@ -112,14 +115,17 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings({}, {"local": True})
     messages = prompts(args.articles, settings.window_chars)
-    rows = [run(value, messages, args.max_tokens) for value in args.cache_ram]
     print("| --cache-ram MiB | requests | prompt tokens | reused | time | server peak | after |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
+    print("|---|---|---|---|---|---|---|", flush=True)
+    rows = []
+    for value in args.cache_ram:
+        r = run(value, messages, args.max_tokens)
+        rows.append(r)
         print(
             f"| {r['cache_ram_mib']} | {r['requests']} | {r['prompt_tokens']:,} | "
             f"{r['reused_tokens']:,} | {r['seconds']} s | {r['server_peak_mb']} MB | "
-            f"{r['server_final_mb']} MB |"
+            f"{r['server_final_mb']} MB |",
+            flush=True,
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from briefing import llm, local  # noqa: E402
+from briefing import llm  # noqa: E402
 from briefing.check import support  # noqa: E402
 from briefing.config import load_settings  # noqa: E402
 from briefing.errors import InvalidReply  # noqa: E402
+from briefing.llm import local  # noqa: E402
 from briefing.models import Citation, Claim, Usage  # noqa: E402
 
 LABELLED = ROOT / "benchmarks" / "support" / "claims.jsonl"

@@ -38,13 +38,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from briefing.merge.signals import dates_compatible
-from briefing.models import (
-    Actor,
-    CanonicalEvent,
-    Citation,
-    Disagreement,
-    MergeDecision,
-)
+from briefing.models import Actor, CanonicalEvent, Citation, Disagreement, MergeDecision
 
 # The build's UTF-8 copy of a source whose text is not the file itself: ``<stem>.<sha[:12]>.txt``
 # (pipeline.citable_files). Mapped back to the gold file of that stem.

@@ -23,12 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from briefing import compose, llm, local, pipeline  # noqa: E402
+from briefing import compose, llm, pipeline  # noqa: E402
 from briefing.config import load_settings  # noqa: E402
-from briefing.extract import prepare  # noqa: E402
+from briefing.extract.extraction import prepare  # noqa: E402
+from briefing.llm import local  # noqa: E402
 from briefing.models import Event, SourceEntry  # noqa: E402
+from briefing.read.sources import load_sources  # noqa: E402
 from briefing.render import markdown  # noqa: E402
-from briefing.sources import load_sources  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

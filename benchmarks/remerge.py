@@ -25,7 +25,7 @@ from briefing import compose  # noqa: E402
 from briefing.merge import Embedder, merge_events  # noqa: E402
 from briefing.merge.signals import dates_compatible  # noqa: E402
 from briefing.models import CanonicalEvent, Event  # noqa: E402
-from briefing.sources import load_sources  # noqa: E402
+from briefing.read.sources import load_sources  # noqa: E402
 
 # Two timeline rows this alike in meaning, on dates that can meet, are likely one event shown
 # twice: a proxy for "one row per real event" on a corpus with no gold file.

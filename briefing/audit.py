@@ -12,8 +12,9 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from . import check, llm, pipeline, state
+from . import check, llm, pipeline
 from .config import FORMATS, Settings
+from .store import state
 
 
 def audit(

@@ -27,12 +27,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from . import __version__, changes, llm, local, pipeline, sources, state
-from .batch import BatchMode, BatchWaiting
+from . import __version__, llm, pipeline
 from .cli_progress import RichProgress, TokenRate
 from .config import Settings, load_settings, parse_formats
 from .errors import BriefingError, ConfigError, SourceError, StateError
+from .extract.batch import BatchMode, BatchWaiting
+from .llm import local
 from .models import Usage
+from .read import sources
+from .store import changes, state
 
 # soft_wrap: a message is one line even when stderr is a pipe (Rich would wrap it at 80 columns).
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

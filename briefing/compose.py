@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import llm, resources
-from .align import content_words
-from .changes import Changes
 from .config import BriefSpec, Settings
 from .errors import LLMError
+from .extract.align import content_words
 from .merge import MergeResult
 from .merge.aliases import load_aliases
 from .models import (
@@ -38,6 +37,7 @@ from .models import (
     TimelineEntry,
     Usage,
 )
+from .models.changes import Changes
 
 SYSTEM_PROMPT = "compose_system.j2"
 USER_PROMPT = "compose_user.j2"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from platformdirs import user_cache_dir
 
@@ -52,9 +53,10 @@ class LocalSettings:
     # second slot does not raise total generation speed (measured: 2 x 8.3 vs 1 x 17 tok/s).
     context_size: int = 8192
     parallel: int = 1
-    # llama-server keeps the KV state of earlier prompts in host memory (up to 8 GiB by default),
-    # which made a build's memory grow with every source; one slot reuses the shared prefix of
-    # the next prompt from its own KV, so a small bound costs no speed (benchmarks/, README).
+    # llama-server may keep the KV state of earlier prompts in host memory, up to 8 GiB by
+    # default. With one slot it reused nothing from there in benchmarks/bench_server_memory.py
+    # (the slot's own KV holds the shared prefix), so a small bound costs nothing and keeps a
+    # long build from growing if a server version starts filling it.
     cache_ram_mib: int = 256
     startup_timeout: float = 300.0
     # Greedy decoding of a 1.5B model falls into repeating the same event; with a grammar in
@@ -228,3 +230,11 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         prices_file=Path(env["BRIEFING_PRICES"]) if env.get("BRIEFING_PRICES") else None,
         cache_dir=Path(cache) if cache else Path(user_cache_dir("briefing")),
     )
+
+
+def server_identity(settings: Settings) -> str:
+    """What the cache keys a reply by besides the request: "embedded" for the embedded model
+    (its port changes every run, its weights are named in the model), else the server's host."""
+    if settings.use_local:
+        return "embedded"
+    return urlparse(settings.base_url or "https://api.openai.com").netloc

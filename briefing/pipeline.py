@@ -13,32 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import (
-    __version__,
-    batch,
-    changes,
-    check,
-    compose,
-    drift,
-    ground,
-    llm,
-    merge,
-    prices,
-    refresh,
-    resources,
-    review,
-    sources,
-    state,
-)
+from . import __version__, check, compose, llm, merge, prices, resources, review
 from .config import Settings
-from .errors import (
-    LLMError,
-    SourceError,
-    StateError,
-)
-from .extract_all import SKIPPED as SKIPPED  # re-exported: tests and the CLI name it here
-from .extract_all import citable_files as citable_files
-from .extract_all import cited_hashes, extract_all
+from .errors import LLMError, SourceError, StateError
+from .extract import batch, ground
+from .extract.parallel import SKIPPED as SKIPPED  # re-exported: tests and the CLI name it here
+from .extract.parallel import citable_files as citable_files
+from .extract.parallel import cited_hashes, extract_all
 from .models import (
     Brief,
     Event,
@@ -51,7 +32,9 @@ from .models import (
     Usage,
 )
 from .progress import BuildProgress as BuildProgress  # the CLI's hooks, re-exported
+from .read import drift, sources
 from .render import events_document, write_outputs
+from .store import changes, refresh, state
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from briefing.errors import ConfigError
-from briefing.ground import cite
+from briefing.extract.ground import cite
 from briefing.merge.actors import ActorNames, actor_id, actor_records, resolve_actors
 from briefing.merge.aliases import load_aliases
 from briefing.models import Event, Source
+from briefing.read.sources import read_source
 from briefing.resources import resource_dir
-from briefing.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 _ids = count()

@@ -15,10 +15,11 @@ import scripted_model
 from click.testing import CliRunner
 from fakeserver import FakeOpenAI, Reply, completion_object
 
-from briefing import cli, pipeline, resources, state
-from briefing.batch import BatchMode, BatchWaiting
+from briefing import cli, pipeline, resources
 from briefing.config import Settings, load_settings
+from briefing.extract.batch import BatchMode, BatchWaiting
 from briefing.progress import BuildProgress
+from briefing.store import state
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM = resources.render("prompts", "extract_system.j2")

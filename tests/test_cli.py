@@ -20,10 +20,11 @@ import scripted_model
 from click.testing import CliRunner, Result
 from fakeserver import FakeOpenAI, Reply
 
-from briefing import cli, config, local
+from briefing import cli, config
 from briefing.errors import ConfigError
-from briefing.extract import prepare
-from briefing.sources import read_source
+from briefing.extract.extraction import prepare
+from briefing.llm import local
+from briefing.read.sources import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEFING = ROOT / ".venv" / "bin" / "briefing"

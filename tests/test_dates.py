@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from briefing.dates import date_basis, weekday_date
 from briefing.models import Status
-from briefing.sources import read_source
+from briefing.read.dates import date_basis, weekday_date
+from briefing.read.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 THURSDAY = "2023-12-07"  # seeds 001 and 003 were published on Thursday 7 December 2023

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from briefing import llm
 from briefing.config import LOCAL_WINDOW_CHARS, BriefSpec, Settings
 from briefing.errors import InvalidReply
-from briefing.extract import (
+from briefing.extract.extraction import (
     ExtractionProgress,
     complete_events_prefix,
     extract,
@@ -32,8 +32,8 @@ from briefing.extract import (
     same_event,
     sentence_windows,
 )
-from briefing.furniture import furniture, headline_sentences
-from briefing.ground import GroundingError, cite, event_id, ground
+from briefing.extract.ground import GroundingError, cite, event_id, ground
+from briefing.extract.repair import RepairLog, repair_reply
 from briefing.models import (
     MAX_EVENTS_PER_WINDOW,
     Citation,
@@ -45,9 +45,9 @@ from briefing.models import (
     Usage,
     parse_partial_date,
 )
-from briefing.repair import RepairLog, repair_reply
-from briefing.sentences import split_sentences
-from briefing.sources import read_source
+from briefing.read.furniture import furniture, headline_sentences
+from briefing.read.sentences import split_sentences
+from briefing.read.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 SEED_001 = SEEDS[1]

@@ -26,7 +26,7 @@ from briefing import llm, pipeline, resources
 from briefing.config import Settings, load_settings
 from briefing.models import ExtractionReply, Source
 from briefing.progress import BuildProgress
-from briefing.state import CachedReply
+from briefing.store.state import CachedReply
 
 SOURCES = 60
 FAULT_RATE = 0.3

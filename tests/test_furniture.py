@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from briefing.furniture import MIN_WORDS, furniture, headline_sentences, marked_furniture
 from briefing.models import Sentence, Source
-from briefing.sources import read_source
+from briefing.read.furniture import MIN_WORDS, furniture, headline_sentences, marked_furniture
+from briefing.read.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 

@@ -17,10 +17,11 @@ import pytest
 import scripted_model
 from fakeserver import FakeOpenAI
 
-from briefing import drift, pipeline
+from briefing import pipeline
 from briefing.check import CitationMismatch
 from briefing.config import Settings, load_settings
 from briefing.models import Source
+from briefing.read import drift
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -136,7 +137,7 @@ def test_a_file_changed_or_deleted_mid_build_is_reported_and_stays_citable(
 def test_since_read_tells_changed_gone_and_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("Seoul said so.\n", encoding="utf-8")
-    from briefing.sources import read_source
+    from briefing.read.sources import read_source
 
     source: Source = read_source(path)
     assert drift.since_read(source, path.stat().st_size) is None

@@ -20,9 +20,9 @@ from fakeserver import FakeOpenAI
 
 from briefing import pipeline
 from briefing.config import load_settings
-from briefing.extract import prepare
-from briefing.injection import instruction_reason, instructions
-from briefing.sources import load_sources, read_source
+from briefing.extract.extraction import prepare
+from briefing.read.injection import instruction_reason, instructions
+from briefing.read.sources import load_sources, read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 PHRASINGS = ROOT / "tests" / "data" / "injection" / "sentences.jsonl"

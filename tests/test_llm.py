@@ -18,12 +18,7 @@ from fakeserver import FakeOpenAI, Reply
 
 from briefing import llm, resources
 from briefing.config import BriefSpec, Settings
-from briefing.errors import (
-    AuthenticationFailed,
-    InvalidReply,
-    LLMError,
-    ServerUnreachable,
-)
+from briefing.errors import AuthenticationFailed, InvalidReply, LLMError, ServerUnreachable
 from briefing.models import MAX_EVENTS_PER_WINDOW, ExtractionReply
 from briefing.schema import response_format
 

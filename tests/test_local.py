@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from briefing import local, processes, weights
 from briefing.config import BriefSpec, LocalSettings, Settings
 from briefing.errors import LocalModelError
-from briefing.local import (
+from briefing.llm import local, processes, weights
+from briefing.llm.local import (
     LocalServer,
     embedded_server,
     find_running_server,
@@ -34,7 +34,7 @@ from briefing.local import (
     resolve_model,
     serve_forever,
 )
-from briefing.weights import WeightSpec
+from briefing.llm.weights import WeightSpec
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "local"

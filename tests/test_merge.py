@@ -19,7 +19,7 @@ from fakeserver import FakeOpenAI, Reply
 
 from briefing.compose import compose, echoes_scope, fit_rows, ranked, without_labels
 from briefing.config import BriefSpec, load_settings
-from briefing.ground import cite
+from briefing.extract.ground import cite
 from briefing.llm import make_client
 from briefing.merge import Embedder, Judge, merge_events
 from briefing.merge.blocking import Mention, candidate_pairs
@@ -30,8 +30,8 @@ from briefing.merge.linking import date_written
 from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, score_pair
 from briefing.merge.signals import dates_compatible, days_apart, most_precise, places_compatible
 from briefing.models import Event, Source
+from briefing.read.sources import read_source
 from briefing.render import markdown
-from briefing.sources import read_source
 
 
 @pytest.fixture(scope="module")

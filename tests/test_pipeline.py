@@ -22,10 +22,10 @@ from briefing import pipeline
 from briefing.compose import without_labels
 from briefing.config import LOCAL_WINDOW_CHARS, Settings, load_settings
 from briefing.errors import LLMError
-from briefing.extract import prepare
-from briefing.furniture import furniture, headline_sentences
+from briefing.extract.extraction import prepare
 from briefing.models import Source, Usage
-from briefing.sources import read_source
+from briefing.read.furniture import furniture, headline_sentences
+from briefing.read.sources import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "brief.md"

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from briefing import local
 from briefing.config import DEFAULT_LOCAL_MODEL, load_settings
 from briefing.errors import LocalModelError
-from briefing.weights import DEFAULT_WEIGHTS
+from briefing.llm import local
+from briefing.llm.weights import DEFAULT_WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "003_8bff23c93eba37a4.txt"  # a short seed (2.8 kB)

@@ -17,9 +17,10 @@ import pytest
 import scripted_model
 from fakeserver import FakeOpenAI, Reply
 
-from briefing import pipeline, resources, state
+from briefing import pipeline, resources
 from briefing.config import Settings, load_settings
 from briefing.errors import StateError
+from briefing.store import state
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_SOURCE = """Allies meet in Tokyo on North Korean missiles
@@ -291,7 +292,7 @@ def test_a_build_killed_with_sigkill_keeps_its_finished_extractions(
     import threading
     import time
 
-    from briefing.sources import read_source
+    from briefing.read.sources import read_source
 
     seeds = sorted(corpus.glob("*.txt"))
     first_title = read_source(seeds[0]).title

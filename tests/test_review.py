@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from briefing import cli, render, review, state
+from briefing import cli, render, review
 from briefing.errors import ReviewError
 from briefing.models import (
     ActorEntry,
@@ -33,6 +33,7 @@ from briefing.models import (
 from briefing.render import pdf
 from briefing.review import evidence, exchange, page
 from briefing.review.server import MAX_BODY, TOKEN_HEADER, ReviewServer
+from briefing.store import state
 
 SOURCE = (
     "Leaders meet at Camp David\n"

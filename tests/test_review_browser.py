@@ -11,10 +11,11 @@ import pytest
 import scripted_model
 from fakeserver import FakeOpenAI
 
-from briefing import pipeline, state
+from briefing import pipeline
 from briefing.config import load_settings
 from briefing.escape import markdown_text
 from briefing.review.server import ReviewServer
+from briefing.store import state
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,8 @@ import pytest
 
 from briefing.errors import SourceError
 from briefing.models import Source
-from briefing.sentences import split_sentences
-from briefing.sources import (
+from briefing.read.sentences import split_sentences
+from briefing.read.sources import (
     expand_paths,
     find_outlet,
     find_published,
@@ -503,7 +503,7 @@ def test_load_sources_reads_a_folder_of_seeds() -> None:
 
 
 def test_a_file_over_the_size_limit_is_one_line_and_the_rest_is_read(tmp_path: Path) -> None:
-    from briefing.sources import load_sources
+    from briefing.read.sources import load_sources
 
     (tmp_path / "huge.txt").write_text("Seoul said so. " * 200_000, encoding="utf-8")  # 3 MB
     (tmp_path / "news.txt").write_text("Title\n\nJapan and Korea met in Seoul on Monday.\n")
@@ -517,7 +517,7 @@ def test_a_file_over_the_size_limit_is_one_line_and_the_rest_is_read(tmp_path: P
 
 
 def test_one_enormous_line_is_segmented_in_pieces_and_loses_nothing() -> None:
-    from briefing import sentences
+    from briefing.read import sentences
 
     text = "North Korea fired a missile on Monday, officials said. " * 2_000  # one 110 KB line
     found = sentences.split_sentences(text)

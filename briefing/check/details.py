@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from ..merge.aliases import Aliases, load_aliases
-from ..sources import MONTHS
+from ..read.sources import MONTHS
 
 _NUMBER_WORDS = [
     "one",

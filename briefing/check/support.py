@@ -28,12 +28,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from .. import llm, resources
-from ..align import content_words
 from ..config import Settings
-from ..injection import instruction_reason
+from ..extract.align import content_words
 from ..merge.aliases import load_aliases
 from ..models import Claim, Record, Usage
-from ..sources import MONTHS
+from ..read.injection import instruction_reason
+from ..read.sources import MONTHS
 from .details import unsupported_details
 from .report import Alone
 

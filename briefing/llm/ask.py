@@ -16,7 +16,7 @@ from ..config import Settings
 from ..errors import InvalidReply, LLMError
 from ..models import Usage
 from ..schema import response_format
-from ..state import CachedReply
+from ..store.state import CachedReply
 from .client import (
     CacheMiss,
     Client,
@@ -27,13 +27,7 @@ from .client import (
     request_key,
     server_identity,
 )
-from .transport import (
-    Completion,
-    NoticeCallback,
-    Request,
-    TokenCallback,
-    complete,
-)
+from .transport import Completion, NoticeCallback, Request, TokenCallback, complete
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -21,7 +21,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from ..errors import LLMError
 from ..models import Usage
-from ..state import CachedReply
+from ..store.state import CachedReply
 from .client import Client, PendingRequest
 from .transport import is_transient
 

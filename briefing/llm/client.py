@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import openai
 
 from ..config import Settings
-from ..state import CachedReply
+from ..config import server_identity as server_identity  # re-exported: part of the cache key
+from ..store.state import CachedReply
 from .pacing import Pacer
 
 Message = dict[str, str]
@@ -114,14 +114,6 @@ def openai_client(settings: Settings, base_url: str | None = None) -> openai.Ope
         timeout=settings.request_timeout,
         max_retries=0,
     )
-
-
-def server_identity(settings: Settings) -> str:
-    """What the cache keys a reply by besides the request: "embedded" for the embedded model
-    (its port changes every run, its weights are named in the model), else the server's host."""
-    if settings.use_local:
-        return "embedded"
-    return urlparse(settings.base_url or "https://api.openai.com").netloc
 
 
 def request_arguments(

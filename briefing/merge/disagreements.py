@@ -21,15 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from ..models import (
-    CanonicalEvent,
-    Citation,
-    Disagreement,
-    DisputedField,
-    Event,
-    Side,
-    Source,
-)
+from ..models import CanonicalEvent, Citation, Disagreement, DisputedField, Event, Side, Source
 from .actors import ActorNames
 from .aliases import load_aliases
 from .signals import dates_compatible, fold, places_compatible, precision

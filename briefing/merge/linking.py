@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dates
-from ..furniture import furniture, headline_sentences
-from ..ground import cite
-from ..injection import instructions
+from ..extract.ground import cite
 from ..models import SUMMARY_MAX, Event, Source
+from ..read import dates
+from ..read.furniture import furniture, headline_sentences
+from ..read.injection import instructions
 from .actors import ActorNames
 from .aliases import load_aliases
 from .disagreements import people_leading

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..changes import Changes
 from .base import EventType, Record, Role, Status
+from .changes import Changes
 from .records import ActorKind, Citation, DisputedField, SourceFailure, Usage, Variant
 
 # --- the brief -----------------------------------------------------------------------------------

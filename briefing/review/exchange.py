@@ -20,7 +20,7 @@ from pydantic import ValidationError, field_validator
 
 from ..errors import ReviewError
 from ..models import Decision, Record
-from ..state import State
+from ..store.state import State
 
 FORMAT = "briefing_review"
 VERSION = 1

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..errors import ReviewError, StateError
 from ..models import Brief, Claim, Decision, ReviewAction
-from ..state import State
+from ..store.state import State
 from . import match_decisions
 from .evidence import SourceTexts, excerpts
 from .exchange import first_error, now

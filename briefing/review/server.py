@@ -40,9 +40,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 
-from .. import resources, state
+from .. import resources
 from ..errors import BriefingError, ReviewError
 from ..models import Record, ReviewAction
+from ..store import state
 from . import page
 from .exchange import first_error
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from briefing.config import BriefSpec, LocalSettings, Settings
-from briefing.local import embedded_server, serve_forever
+from briefing.llm.local import embedded_server, serve_forever
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .models import Sentence
+from ..models import Sentence
 
 # Lines that scraped news pages put after the article (or around an author bio): everything
 # from the first of them on is furniture. Matched at the start of a sentence, case-insensitive.

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .errors import LocalModelError
+from ..errors import LocalModelError
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_ROTATE_BYTES = 20 * 1024 * 1024

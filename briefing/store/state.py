@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import StateError
-from .models import Decision, Usage
+from ..errors import StateError
+from ..models import Decision, Usage
 
 STATE_DIR = ".briefing"
 DB_NAME = "state.db"

@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from threading import Event as Flag
 
-from . import extract, llm
-from .config import Settings
-from .errors import AuthenticationFailed, BriefingError, ServerUnreachable
-from .models import Extraction, Source, SourceFailure
-from .progress import BuildProgress
+from .. import llm
+from ..config import Settings
+from ..errors import AuthenticationFailed, BriefingError, ServerUnreachable
+from ..models import Extraction, Source, SourceFailure
+from ..progress import BuildProgress
+from . import extraction as extract
 
 SKIPPED = "skipped: the server failed on an earlier source"
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings
+from ..errors import LocalModelError
 from . import processes
-from .config import Settings
-from .errors import LocalModelError
 from .weights import (
     DEFAULT_WEIGHTS,
     INSTALL_HINT,

@@ -21,11 +21,11 @@ from pathlib import Path
 import trafilatura
 from charset_normalizer import from_bytes
 
-from .errors import SourceError
+from ..errors import SourceError
+from ..models import Source, SourceFailure
 from .listing import KINDS as KINDS  # re-exported: where a source's kind was always looked up
 from .listing import LOOP, NOT_REGULAR, Kind, missing_reason
 from .listing import expand_paths as expand_paths
-from .models import Source, SourceFailure
 from .sentences import split_sentences
 
 # Signatures of files people rename to .txt by mistake; a PDF can be pure ASCII, so the NUL check

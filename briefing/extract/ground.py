@@ -14,10 +14,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from . import dates
+from ..errors import BriefingError
+from ..models import Alignment, Citation, Event, EventDraft, Extraction, Source
+from ..read import dates
 from .align import align
-from .errors import BriefingError
-from .models import Alignment, Citation, Event, EventDraft, Extraction, Source
 
 
 class GroundingError(BriefingError):

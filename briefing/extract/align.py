@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from .models import Sentence
+from ..models import Sentence
 
 # Share of the summary's content words a cited sentence must contain to count as support.
 MIN_SUPPORT = 0.25

@@ -20,12 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import extract, llm, prices
-from .config import Settings
-from .errors import BriefingError, ConfigError
-from .llm import batch_api
-from .models import Source, Usage
-from .state import BatchRecord, CachedReply, State
+from .. import llm, prices
+from ..config import Settings
+from ..errors import BriefingError, ConfigError
+from ..llm import batch_api
+from ..models import Source, Usage
+from ..store.state import BatchRecord, CachedReply, State
+from . import extraction as extract
 
 BATCH_DISCOUNT = 0.5  # the Batch API's price against live requests
 CHARS_PER_TOKEN = 4  # a rough estimate of prompt tokens before any server counted them

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, llm, resources
-from .changes import Changes
-from .config import Settings
-from .models import Brief, Event, Manifest, SourceFailure, Usage
+from .. import __version__, resources
+from ..config import Settings, server_identity
+from ..models import Brief, Event, Manifest, SourceFailure, Usage
+from ..models.changes import Changes
 from .state import RunRecord
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # briefing/, not store/
 _CODE_SUFFIXES = (".py", ".toml", ".json", ".j2")
 
 
@@ -41,7 +41,7 @@ def fingerprint(
     except OSError:
         return None
     shaping = {
-        "server": llm.server_identity(settings),
+        "server": server_identity(settings),
         "model": settings.model,
         "window_chars": settings.window_chars,
         "context_tokens": settings.context_tokens,

@@ -21,20 +21,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import llm, resources
+from .. import llm, resources
+from ..config import Settings
+from ..errors import InvalidReply
+from ..models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
+from ..read.furniture import furniture, headline_sentences
+from ..read.injection import instructions
 from .align import content_words
-from .config import Settings
-from .errors import InvalidReply
-from .furniture import furniture, headline_sentences
-from .injection import instructions
-from .models import (
-    EventDraft,
-    Extraction,
-    ExtractionReply,
-    Sentence,
-    Source,
-    Usage,
-)
 from .repair import RepairLog, repair_reply
 
 SYSTEM_PROMPT = "extract_system.j2"

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import dates
+from ..models import ISO_DATE, SUMMARY_MAX, Alignment, Sentence, starts_after
+from ..read import dates
 from .align import align, complete
-from .models import ISO_DATE, SUMMARY_MAX, Alignment, Sentence, starts_after
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from .models import SourceFailure
+from ..models import SourceFailure
 
 Kind = Literal["text", "markdown", "html"]
 KINDS: dict[str, Kind] = {

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import LocalModelError
+from ..config import Settings
+from ..errors import LocalModelError
 
 StatusCallback = Callable[[str], None]
 

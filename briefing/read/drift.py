@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .models import Brief, Event, Source
+from ..models import Brief, Event, Source
 
 CHANGED = (
     "changed while the build ran (its citations point at the text as read; "

@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from .models import Sentence
+from ..models import Sentence
 
 # Words in quotation marks are someone's speech, reported: not an address by the text itself.
 # (Not inside markup: alt="…" is no one's speech.)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pysbd
 
-from .models import Sentence
+from ..models import Sentence
 
 BLANK_LINE = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
