@@ -70,6 +70,23 @@ def test_special_characters_and_cjk_names_print_as_written(
     assert NAMES in text and SPECIAL in text
 
 
+def test_an_undecodable_character_of_a_source_prints_as_a_square(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Scraped corpora carry U+FFFD where their bytes were lost; the font has no glyph for it.
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    (folder / "lost.txt").write_text(
+        "Ministers meet in Seoul\n\nSeoul, 9 December 2024\n\nThe ministers met in Seoul "
+        "and agreed on a caf\ufffd plan for talks.\n",
+        encoding="utf-8",
+    )
+    result = build(fake_openai, folder, tmp_path / "out")
+    assert "pdf" in result.paths
+    assert "caf\u25a1 plan" in text_of(result.paths["pdf"])
+    assert "caf\ufffd plan" in (tmp_path / "out" / "brief.md").read_text(encoding="utf-8")
+
+
 def test_a_character_no_font_has_is_refused(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     brief_file = tmp_path / "ok" / "out"
     result = build(fake_openai, ROOT / "seeds", brief_file)

@@ -29,13 +29,17 @@ TEMPLATE = "brief.typ"
 FONT_PACKAGE = "cvttf_NotoSansCJK_Regular"
 FONT_FILE = "NotoSansCJKtc-Regular.otf"
 FONT_SHA256 = "f57e46120a3dd025ac993801981849622405d1359b32093b1f046490f7885711"
+# U+FFFD stands where a source's own bytes could not be decoded (it is in the source's text,
+# often in scraped corpora); the font has no glyph for it, so the PDF prints a white square.
+# brief.md, brief.html and claims.json keep U+FFFD itself, exact as the text that was read.
+REPLACEMENT_CHARACTER, PRINTED_AS = "\ufffd", "\u25a1"
 
 
 def render_pdf(view: dict[str, Any]) -> bytes:
     """The PDF of a brief's view (``render._view``); RenderError if a character cannot print."""
     import typst  # a 34 MB extension: loaded when a PDF is made, not at every import
 
-    data = document(view)
+    data = _printable_replacements(document(view))
     font = font_file()
     missing = _unprintable(data, _font_chars(str(font)))
     if missing:
@@ -79,6 +83,17 @@ def _font_chars(path: str) -> frozenset[int]:
     from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     return frozenset(TTFont(path, lazy=True).getBestCmap())
+
+
+def _printable_replacements(data: Any) -> Any:
+    """The document with every U+FFFD printed as a white square (see REPLACEMENT_CHARACTER)."""
+    if isinstance(data, str):
+        return data.replace(REPLACEMENT_CHARACTER, PRINTED_AS)
+    if isinstance(data, dict):
+        return {key: _printable_replacements(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_printable_replacements(value) for value in data]
+    return data
 
 
 def _unprintable(data: Any, chars: frozenset[int], where: str = "") -> list[tuple[str, str]]:
