@@ -195,7 +195,10 @@ def _build(
         events_doc, document = drifted.repoint(events_doc), drifted.repoint(document)
 
     usage_by_source = {s.path: extractions[s.id].usage for s in read if s.id in extractions}
-    usage = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
+    live = sum(usage_by_source.values(), Usage()) + merged.usage + compose_usage
+    # Replies a batch brought in are replayed as cache hits: what they cost is the batches'.
+    batched = st.batch_usage_since(previous.finished_at if previous else "")
+    usage = live + batched
     timings.update(extra_timings or {})
     if callable(endpoint):
         endpoint = endpoint()
@@ -216,9 +219,10 @@ def _build(
             **usage_by_source,
             "(merge)": merged.usage,
             "(key developments)": compose_usage,
+            **({"(batches)": batched} if batched != Usage() else {}),
         },
         timings={k: round(v, 3) for k, v in timings.items()},
-        cost_usd=prices.estimate(usage, settings.model, settings.use_local, price_table),
+        cost_usd=_cost(live, batched, settings, price_table),
         fingerprint=inputs_hash,
         cited_files=cited_hashes(read, citable),
         counts={
@@ -368,6 +372,17 @@ def merge_stage(
     return merge.merge_events(
         events, read, embedder, judge, files=citable, on_notice=progress.notice
     )
+
+
+def _cost(
+    live: Usage, batched: Usage, settings: Settings, table: prices.PriceTable
+) -> float | None:
+    """Dollars for the live requests and, at the batch price, the batch replies collected."""
+    now = prices.estimate(live, settings.model, settings.use_local, table)
+    later = prices.estimate(batched, settings.model, settings.use_local, table)
+    if now is None or later is None:
+        return None
+    return round(now + later * batch.BATCH_DISCOUNT, 6)
 
 
 def _source_entry(

@@ -106,6 +106,16 @@ def test_a_batch_build_submits_resumes_after_expiry_and_writes_the_live_brief(
     assert not result.failures
     with state.open_state(tmp_path / "out") as st:
         assert st.open_batches() == []
+    # The manifest counts the replies both batches brought, at the batch price.
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    batched = manifest["usage_by_source"]["(batches)"]
+    live_manifest = json.loads((tmp_path / "live" / "manifest.json").read_text(encoding="utf-8"))
+    extraction = [
+        u for path, u in live_manifest["usage_by_source"].items() if not path.startswith("(")
+    ]
+    assert batched["requests"] == live_requests
+    assert batched["completion_tokens"] == sum(u["completion_tokens"] for u in extraction)
+    assert 0 < manifest["cost_usd"] < live_manifest["cost_usd"]
 
 
 def test_wait_polls_and_a_reply_that_fails_validation_goes_in_a_follow_up_batch(

@@ -84,6 +84,10 @@ def prepare(
     if mode.results_file is not None:
         known = {p.key: p.purpose for p in plan(client, settings, sources)}
         done = store_results(st, settings, _read_results(mode.results_file), known)
+        # Kept like a batch, so the build's manifest counts what these replies cost.
+        name = f"file {mode.results_file} at {time.time_ns()}"
+        st.record_batch(name, llm.server_identity(settings), settings.model, {})
+        st.batch_collected(name, f"results file: {done.stored} replies", done.usage)
         notice(_collected_line(str(mode.results_file), done, settings, table))
     for record in st.open_batches():
         collect(st, client, settings, record, mode, table, notice)
@@ -200,7 +204,7 @@ def collect(
     outcome = f"{status.status}: {done.stored} replies, {done.failed} failed"
     if status.errors:
         outcome += f" ({status.errors[0]})"
-    st.batch_collected(record.id, outcome)
+    st.batch_collected(record.id, outcome, done.usage)
     notice(_collected_line(f"batch {record.id} ({status.status})", done, settings, table))
     missing = len(record.requests) - done.stored
     if missing:

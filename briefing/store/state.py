@@ -101,7 +101,8 @@ MIGRATIONS: tuple[str, ...] = (
         model TEXT NOT NULL,
         requests TEXT NOT NULL,
         collected_at TEXT,
-        outcome TEXT
+        outcome TEXT,
+        usage TEXT
     );
     """,
 )
@@ -213,13 +214,23 @@ class State:
             ).fetchall()
         return [BatchRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
-    def batch_collected(self, batch_id: str, outcome: str) -> None:
-        """Mark a batch collected (its results stored), with a line on how it ended."""
+    def batch_collected(self, batch_id: str, outcome: str, usage: Usage) -> None:
+        """Mark a batch collected (its results stored), with a line on how it ended and what
+        its replies cost."""
         with self._lock, self._db:
             self._db.execute(
-                "UPDATE batches SET collected_at = ?, outcome = ? WHERE id = ?",
-                (_now(), outcome, batch_id),
+                "UPDATE batches SET collected_at = ?, outcome = ?, usage = ? WHERE id = ?",
+                (_now(), outcome, usage.model_dump_json(), batch_id),
             )
+
+    def batch_usage_since(self, moment: str) -> Usage:
+        """What the batches collected after ``moment`` (an ISO time; "" for all) cost."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT usage FROM batches WHERE collected_at > ? AND usage IS NOT NULL",
+                (moment,),
+            ).fetchall()
+        return sum((Usage.model_validate_json(r[0]) for r in rows), Usage())
 
     # --- runs ------------------------------------------------------------------------------------
 
