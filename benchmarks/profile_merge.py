@@ -35,6 +35,7 @@ for extra in (ROOT, ROOT / "tests"):
 from fakeserver import FakeOpenAI  # noqa: E402
 
 from benchmarks import bench_scale, tm_corpus  # noqa: E402
+from benchmarks.stage_clock import _status_mb  # noqa: E402  # one reader of /proc/self/status
 
 # The merge's steps (briefing/merge/__init__.py), wrapped to time them and, with tracemalloc,
 # to see what memory each leaves behind.
@@ -52,17 +53,6 @@ STEPS = (
 )
 
 _KEEP: list[Any] = []
-
-
-def _status_mb(field: str) -> float | None:
-    """A ``kB`` field of ``/proc/self/status`` in MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def reset_peak_rss() -> None:

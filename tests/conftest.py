@@ -1,9 +1,21 @@
 """Shared pytest fixtures."""
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAI
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """Copies of the seeds in a temporary folder, so a test may add, edit and remove sources."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for seed in sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt")):
+        shutil.copy(seed, folder / seed.name)
+    return folder
 
 
 @pytest.fixture

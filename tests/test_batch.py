@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,6 @@ class Notices(BuildProgress):
 
     def notice(self, message: str) -> None:
         self.lines.append(message)
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    for seed in sorted((ROOT / "seeds").glob("*.txt")):
-        shutil.copy(seed, folder / seed.name)
-    return folder
 
 
 def settings_for(fake: FakeOpenAI, out: Path) -> Settings:

@@ -35,15 +35,6 @@ North Korea launched two ballistic missiles on 10 March 2025, the ministers note
 NEW_PHRASE = "share missile warning data"
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    for seed in sorted((ROOT / "seeds").glob("*.txt")):
-        shutil.copy(seed, folder / seed.name)
-    return folder
-
-
 def settings_for(fake: FakeOpenAI, out: Path, **changes: Any) -> Settings:
     env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test"}
     settings = load_settings(env, {"out": out, "brief_file": ROOT / "brief.toml"})

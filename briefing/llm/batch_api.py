@@ -11,26 +11,19 @@ batch replies are validated, repaired and re-asked exactly as live ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import httpx2
-import openai
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
-from ..errors import LLMError
 from ..models import Usage
 from ..store.state import CachedReply
 from .client import Client, PendingRequest
-from .transport import is_transient
+from .transport import call_retried
 
 ENDPOINT: Final = "/v1/chat/completions"
 COMPLETION_WINDOW: Final = "24h"
 # Statuses after which a batch's output no longer grows.
 FINISHED = frozenset({"completed", "expired", "failed", "cancelled"})
-
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -74,16 +67,18 @@ def request_line(pending: PendingRequest) -> str:
 def submit(client: Client, requests_jsonl: bytes, metadata: dict[str, str]) -> BatchStatus:
     """Upload a request file and create a batch of it."""
     api = client.api()
-    uploaded = _retried(
-        lambda: api.files.create(file=("requests.jsonl", requests_jsonl), purpose="batch")
+    uploaded = call_retried(
+        "the Batch API",
+        lambda: api.files.create(file=("requests.jsonl", requests_jsonl), purpose="batch"),
     )
-    batch = _retried(
+    batch = call_retried(
+        "the Batch API",
         lambda: api.batches.create(
             input_file_id=uploaded.id,
             endpoint=ENDPOINT,
             completion_window=COMPLETION_WINDOW,
             metadata=metadata,
-        )
+        ),
     )
     return _status(batch)
 
@@ -91,13 +86,13 @@ def submit(client: Client, requests_jsonl: bytes, metadata: dict[str, str]) -> B
 def status(client: Client, batch_id: str) -> BatchStatus:
     """The batch as the server reports it now."""
     api = client.api()
-    return _status(_retried(lambda: api.batches.retrieve(batch_id)))
+    return _status(call_retried("the Batch API", lambda: api.batches.retrieve(batch_id)))
 
 
 def download(client: Client, file_id: str) -> str:
     """A file's content (a batch's output or error file)."""
     api = client.api()
-    return _retried(lambda: api.files.content(file_id).text)
+    return call_retried("the Batch API", lambda: api.files.content(file_id).text)
 
 
 def parse_results(text: str) -> Iterator[BatchResult]:
@@ -162,20 +157,3 @@ def _status(batch: Any) -> BatchStatus:
         error_file_id=batch.error_file_id,
         errors=messages,
     )
-
-
-def _retried(call: Callable[[], R]) -> R:
-    """One Batch API call, transport faults retried (the same single tenacity layer as live
-    requests), other refusals turned into a one-line ``LLMError``."""
-    retrying = Retrying(
-        retry=retry_if_exception(is_transient),
-        stop=stop_after_attempt(5),
-        wait=wait_exponential(multiplier=0.5, max=10),
-        reraise=True,
-    )
-    try:
-        return retrying(call)
-    except openai.APIStatusError as exc:
-        raise LLMError(f"the Batch API refused: HTTP {exc.status_code}: {exc.message}") from exc
-    except (openai.APIConnectionError, httpx2.TransportError) as exc:
-        raise LLMError(f"the Batch API did not answer: {exc}") from exc

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import openai
@@ -33,6 +33,7 @@ from .pacing import Cancelled, Pacer, Permit
 TokenCallback = Callable[[int], None]
 # Called with a one-line description of a retry about to happen, or of a back-off.
 NoticeCallback = Callable[[str], None]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,24 @@ def _sleeper(cancel: threading.Event | None) -> Callable[[float], None]:
             cancel.wait(seconds)
 
     return sleep
+
+
+def call_retried(what: str, call: Callable[[], R]) -> R:
+    """One API call other than a completion (the Batch API's files and batches): transport
+    faults retried by the same test as completions, a refusal one ``LLMError`` line naming
+    ``what``."""
+    retrying = Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(5),
+        wait=wait_exponential(multiplier=0.5, max=10),
+        reraise=True,
+    )
+    try:
+        return retrying(call)
+    except openai.APIStatusError as exc:
+        raise LLMError(f"{what} refused: HTTP {exc.status_code}: {exc.message}") from exc
+    except (openai.APIConnectionError, httpx2.TransportError) as exc:
+        raise LLMError(f"{what} did not answer: {exc}") from exc
 
 
 def is_transient(exc: BaseException) -> bool:
