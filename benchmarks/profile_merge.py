@@ -42,6 +42,7 @@ from benchmarks.stage_clock import _status_mb  # noqa: E402  # one reader of /pr
 STEPS = (
     ("briefing.merge", "resolve_actors"),
     ("briefing.merge.embeddings", "Embedder.embed"),
+    ("briefing.merge.embeddings", "Embedder._run"),  # one ONNX batch: the model's own time
     ("briefing.merge.blocking", "candidate_pairs"),
     ("briefing.merge.scoring", "score_pair"),
     ("briefing.merge", "_decide"),
@@ -114,6 +115,8 @@ class StepClock:
         self.trace = trace
         self.rows: dict[str, dict[str, Any]] = {}
         self.undo: list[Callable[[], None]] = []
+        self.active: list[str] = []  # the steps running now, outermost first
+        self.hwm = 0.0  # the peak RSS before the last reset, MB: the steps reset it
 
     def install(self) -> None:
         import importlib
@@ -135,18 +138,26 @@ class StepClock:
         def timed(*args: Any, **kwargs: Any) -> Any:
             if self.trace:
                 tracemalloc.reset_peak()
-            many = label != "score_pair"  # called once per pair: time it, nothing more
+            # Called once per pair or per batch: time it, nothing more.
+            many = label not in ("score_pair", "Embedder._run")
             if many:
+                self.hwm = max(self.hwm, _status_mb("VmHWM") or 0)
                 reset_peak_rss()
+            if label == "Embedder.embed" and len(args) > 1:
+                # Which step asked for them: the summaries (merge_events) or linking.
+                caller = next((s for s in reversed(self.active) if s != label), "merge_events")
+                key = f"texts for {caller}"
+                self.rows.setdefault(label, {"step": label, "s": 0.0, "calls": 0})
+                self.rows[label][key] = self.rows[label].get(key, 0) + len(args[1])
+            self.active.append(label)
             t = time.monotonic()
             try:
                 return fn(*args, **kwargs)
             finally:
+                self.active.pop()
                 row = self.rows.setdefault(label, {"step": label, "s": 0.0, "calls": 0})
                 row["s"] += time.monotonic() - t
                 row["calls"] += 1
-                if label == "Embedder.embed" and len(args) > 1:
-                    row["texts"] = row.get("texts", 0) + len(args[1])
                 if many:
                     rss, hwm = _status_mb("VmRSS"), _status_mb("VmHWM")
                     row["rss_after_mb"] = rss
@@ -181,26 +192,30 @@ def profile_merge(
         profiler = None if trace or not use_profiler else cProfile.Profile()
         if trace:
             tracemalloc.start(25)
-        t = time.monotonic()
+        reset_peak_rss()
+        rss_before = _status_mb("VmRSS")
+        t, cpu = time.monotonic(), time.process_time()
         if profiler:
             merged = profiler.runcall(
                 pipeline.merge_stage, client, settings, events, read, citable, BuildProgress()
             )
         else:
             merged = pipeline.merge_stage(client, settings, events, read, citable, BuildProgress())
-        seconds = time.monotonic() - t
+        seconds, cpu = time.monotonic() - t, time.process_time() - cpu
+        rss_peak = max(clock.hwm, _status_mb("VmHWM") or 0)
         clock.remove()
     under = " (under tracemalloc)" if trace else " (cProfile)" if profiler else ""
     print(
-        f"  merge_stage: {seconds:.1f} s{under}, "
+        f"  merge_stage: {seconds:.1f} s ({cpu:.1f} CPU s){under}, "
         f"{len(merged.canonical):,} canonical events; stats {dict(merged.stats)}"
     )
+    print(f"  RSS before the merge {rss_before} MB, peak during it {rss_peak} MB")
     for row in clock.rows.values():
         extra = f", traced after {row['after_mb']} MB, peak {row['peak_mb']} MB" if trace else ""
         if "rss_peak_mb" in row:
             extra += f", RSS after {row['rss_after_mb']} MB, peak {row['rss_peak_mb']} MB"
-        if "texts" in row:
-            extra += f", {row['texts']:,} texts"
+        for key in sorted(k for k in row if k.startswith("texts")):
+            extra += f", {row[key]:,} {key}"
         print(f"    {row['step']:<22} {row['s']:8.2f} s in {row['calls']:,} call(s){extra}")
     if not trace and profiler is None:
         return
@@ -213,6 +228,9 @@ def profile_merge(
             print(f"    {stat.size / 2**20:8.1f} MB  {stat.count:>9,}  {stat.traceback[0]}")
         return
     assert profiler is not None
+    stats: Any = pstats.Stats(profiler).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    onnx = sum(v[3] for k, v in stats.items() if "onnxruntime" in k[0] and k[2] == "run")
+    print(f"  onnxruntime (InferenceSession.run, cumulative): {onnx:.1f} s")
     if prof_dir:
         prof_dir.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(prof_dir / f"merge-{n}.prof")

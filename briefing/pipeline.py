@@ -32,9 +32,9 @@ from .models import (
     Usage,
 )
 from .progress import BuildProgress as BuildProgress  # the CLI's hooks, re-exported
-from .read import drift, sources
+from .read import drift, hidden, sources
 from .render import events_document, write_outputs
-from .store import changes, refresh, state
+from .store import changes, refresh, splits, state
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,11 @@ def _build(
         and (replayed := refresh.replay(previous, time.monotonic() - t)) is not None
     ):
         return _unchanged(st, settings, previous, replayed, started, started_at, progress)
-    # One file at a time, from the listing the fingerprint hashed.
-    reading = sources.read_files(files, settings.max_source_mb, progress.sources_reading)
+    # One file at a time, from the listing the fingerprint hashed; an unchanged text's sentence
+    # split comes from the state (pysbd is most of what reading costs).
+    with splits.sentence_cache(st) as kept:
+        reading = sources.read_files(files, settings.max_source_mb, progress.sources_reading, kept)
+        hidden.recall(reading.sources, kept)  # the sentences no model is shown, once per text
     read, failures = reading.sources, [*missing, *reading.failures]
     for f in failures:
         progress.source_failed(f.path, f.reason)

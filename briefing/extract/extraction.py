@@ -25,8 +25,6 @@ from .. import llm, resources
 from ..config import Settings
 from ..errors import InvalidReply
 from ..models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
-from ..read.furniture import furniture, headline_sentences
-from ..read.injection import instructions
 from .align import content_words
 from .repair import RepairLog, repair_reply
 
@@ -44,7 +42,8 @@ SAME_SUMMARY = 0.9
 @dataclass(frozen=True)
 class ExtractionProgress:
     """Hooks for one source: chunks received so far, one-line notices (retries), and a flag
-    that, once set, stops retrying (the build is being cancelled)."""
+    that, once set, stops retrying (the build is being cancelled). With ``on_tokens`` the
+    replies are streamed to it; without, each comes in one body (less CPU a request)."""
 
     on_tokens: Callable[[int], None] | None = None
     on_notice: Callable[[str], None] | None = None
@@ -63,16 +62,16 @@ class Reading:
 
 
 def prepare(source: Source, window_chars: int) -> Reading:
-    """Split ``source`` into what the model reads and what it never sees."""
-    hidden = furniture(source.sentences)
-    headline = headline_sentences(source.sentences, source.title)
-    addressed = set(instructions(source.text, source.sentences)) - hidden
-    shown = [s for s in source.sentences if s.number not in hidden | headline | addressed]
+    """Split ``source`` into what the model reads and what it never sees (what is hidden is
+    worked out once per source, ``Source.hidden``; the windows are cheap)."""
+    hidden = source.hidden
+    never = hidden.numbers
+    shown = [s for s in source.sentences if s.number not in never]
     return Reading(
-        headline=source.title if headline else None,
+        headline=source.title if hidden.headline else None,
         windows=sentence_windows(shown, window_chars),
-        furniture=frozenset(hidden - headline),
-        instructions=frozenset(addressed),
+        furniture=hidden.furniture - hidden.headline,
+        instructions=hidden.instructions - hidden.furniture,
     )
 
 
@@ -189,7 +188,8 @@ def _ask_window(
         context=request.context,
         repair=request.repair,
         max_tokens=MAX_REPLY_TOKENS,
-        on_tokens=tokens,
+        # A reply is streamed only when its tokens are shown (``ExtractionProgress.on_tokens``).
+        on_tokens=tokens if progress.on_tokens else None,
         on_notice=progress.on_notice,
         cancel=progress.cancel,
         purpose=f"extract {Path(source.path).name}",

@@ -13,6 +13,10 @@ looked for in the sentences of the sources that do not report it yet:
 * its meaning must be close to one of the group's mentions (cosine plus the anchor's weight at
   least ``LINK_SCORE``), and closer than to any event that already cites it.
 
+Embedding is the cost (about 10 CPU ms a sentence), so the cheap tests (anchor, other source,
+date) come first, and only a group's ``MAX_CANDIDATES`` sentences closest to it in words are
+embedded: the work grows with the groups, not with groups × the sentences naming their place.
+
 A linked sentence becomes a mention of its own (``alignment="linked"``): its source's words, its
 citation, the date it writes. It counts for corroboration and the ledger like any other.
 """
@@ -20,6 +24,7 @@ citation, the date it writes. It counts for corroboration and the ledger like an
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -30,8 +35,6 @@ import numpy as np
 from ..extract.ground import cite
 from ..models import SUMMARY_MAX, Event, Source
 from ..read import dates
-from ..read.furniture import furniture, headline_sentences
-from ..read.injection import instructions
 from .actors import ActorNames
 from .aliases import load_aliases
 from .disagreements import people_leading
@@ -42,6 +45,11 @@ LINK_SCORE = 0.72
 W_PLACE = 0.20
 MIN_WORDS = 6
 MAX_LINKS_PER_SOURCE = 2
+# At most this many sentences are embedded per group, and this many of one source, the closest in
+# words first: a place every story names ("Washington") would otherwise send thousands of
+# sentences to the model per group, and the work would grow with groups × sources.
+MAX_CANDIDATES = 32
+MAX_CANDIDATES_PER_SOURCE = 2 * MAX_LINKS_PER_SOURCE
 
 _MONTHS = [
     "January",
@@ -110,38 +118,37 @@ def link_mentions(
     for r, text in enumerate(folded_text):
         for word in set(text.split()):
             by_word[word].append(r)
-    work: list[tuple[int, set[int], list[int]]] = []  # (group, sentences naming it, its own)
+    lexical = _Lexical(candidates, folded_text, by_word, by_id)
+    work: list[tuple[int, list[int], list[int]]] = []  # (group, sentences to embed, its own)
     for g, members in enumerate(groups):
-        anchors = _anchors([events[i] for i in members], names)
-        reported_by = {events[i].source_id for i in members}
+        mentions = [events[i] for i in members]
+        reported_by = {e.source_id for e in mentions}
+        strong = [e.date for e in mentions if e.date_basis in ("stated", "relative")]
+        # The cheap tests come before the embedding, which costs ~10 CPU ms a sentence: another
+        # source's sentence naming an anchor, writing no date the group's cannot meet.
         hits = {
             r
-            for a in anchors
-            for r in by_word.get(a.split()[0], ())
-            if f" {a} " in folded_text[r] and candidates[r][0] not in reported_by
+            for r in lexical.naming(_anchors(mentions, names))
+            if candidates[r][0] not in reported_by and lexical.date_fits(r, strong)
         }
         if hits:
             own_rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
-            work.append((g, hits, own_rows))
+            work.append((g, lexical.closest(hits, mentions), own_rows))
     if not work:
         return Linked((), [list(g) for g in groups])
     # Only the sentences some group could take, and those groups' own, are embedded.
-    needed = sorted({r for _, hits, own in work for r in (*hits, *own)})
+    needed = sorted({r for _, kept, own in work for r in (*kept, *own)})
     at = {r: k for k, r in enumerate(needed)}
     sentence_vectors = embedder.embed([candidates[r][2] for r in needed])
 
     best: dict[tuple[str, int], tuple[float, int]] = {}  # sentence → (score, group)
-    for g, hits, own_rows in work:
+    for g, kept, own_rows in work:
         members = groups[g]
-        strong = [events[i].date for i in members if events[i].date_basis in ("stated", "relative")]
         mine = np.vstack(
             [summary_vectors[list(members)], sentence_vectors[[at[r] for r in own_rows]]]
         )
-        for r in sorted(hits):
-            sid, n, text = candidates[r]
-            written = date_written(text, by_id[sid].published)
-            if written and any(not dates_compatible(written, d) for d in strong):
-                continue
+        for r in sorted(kept):
+            sid, n, _ = candidates[r]
             vector = sentence_vectors[at[r]]
             cosine = float(np.max(mine @ vector))
             score = cosine + W_PLACE
@@ -193,12 +200,103 @@ def date_written(text: str, published: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+class _Lexical:
+    """The cheap tests of linking, each worked out once per sentence or anchor: which sentences
+    name a place, the date a sentence writes, its words; and each group's closest sentences."""
+
+    def __init__(
+        self,
+        candidates: Sequence[tuple[str, int, str]],
+        folded_text: Sequence[str],
+        by_word: Mapping[str, list[int]],
+        by_id: Mapping[str, Source],
+    ) -> None:
+        """Index over ``candidates`` (their folded texts and the rows holding each word)."""
+        self._candidates = candidates
+        self._folded = folded_text
+        self._by_word = by_word
+        self._by_id = by_id
+        self._naming: dict[str, list[int]] = {}
+        self._written: dict[int, str | None] = {}
+        self._words: dict[int, frozenset[str]] = {}
+        self._idf: dict[str, float] = {}
+
+    def naming(self, anchors: set[str]) -> set[int]:
+        """The rows that name one of ``anchors``; each anchor is looked for once per build (many
+        groups share "washington")."""
+        rows: set[int] = set()
+        for a in anchors:
+            if a not in self._naming:
+                self._naming[a] = [
+                    r for r in self._by_word.get(a.split()[0], ()) if f" {a} " in self._folded[r]
+                ]
+            rows.update(self._naming[a])
+        return rows
+
+    def date_fits(self, row: int, strong: Sequence[str | None]) -> bool:
+        """False when the sentence writes a date that cannot meet one of the group's own."""
+        if row not in self._written:
+            sid, _, text = self._candidates[row]
+            self._written[row] = date_written(text, self._by_id[sid].published)
+        written = self._written[row]
+        return not (written and any(not dates_compatible(written, d) for d in strong))
+
+    def closest(self, hits: set[int], mentions: Sequence[Event]) -> list[int]:
+        """At most ``MAX_CANDIDATES`` of ``hits`` (``MAX_CANDIDATES_PER_SOURCE`` of a source), the
+        most words in common with the mentions' summaries and quotes first, each word weighted by
+        its rarity (a rare anchor counts, "the" hardly); ties by source and sentence number."""
+        if len(hits) <= MAX_CANDIDATES and _per_source_max(self._candidates, hits) <= (
+            MAX_CANDIDATES_PER_SOURCE
+        ):
+            return sorted(hits)  # within the bounds: nothing to rank
+        theirs: set[str] = set()
+        for m in mentions:
+            theirs.update(fold(m.summary).split())
+            for c in m.citations:
+                theirs.update(fold(c.quote).split())
+
+        def score(r: int) -> float:
+            # Summed in word order: the same float whatever the set's order (ties are exact).
+            return sum(self._weight(w) for w in sorted(self._words_of(r) & theirs))
+
+        ranked = sorted(
+            hits, key=lambda r: (-score(r), self._candidates[r][0], self._candidates[r][1])
+        )
+        kept: list[int] = []
+        per_source: dict[str, int] = defaultdict(int)
+        for r in ranked:
+            sid = self._candidates[r][0]
+            if per_source[sid] < MAX_CANDIDATES_PER_SOURCE:
+                per_source[sid] += 1
+                kept.append(r)
+                if len(kept) == MAX_CANDIDATES:
+                    break
+        return sorted(kept)
+
+    def _words_of(self, row: int) -> frozenset[str]:
+        if row not in self._words:
+            self._words[row] = frozenset(self._folded[row].split())
+        return self._words[row]
+
+    def _weight(self, word: str) -> float:
+        """log(sentences / sentences holding ``word``): 0 for a word every sentence holds."""
+        if word not in self._idf:
+            self._idf[word] = math.log(len(self._folded) / len(self._by_word[word]))
+        return self._idf[word]
+
+
+def _per_source_max(candidates: Sequence[tuple[str, int, str]], rows: set[int]) -> int:
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[candidates[r][0]] += 1
+    return max(counts.values(), default=0)
+
+
 def _candidate_sentences(sources: Sequence[Source]) -> list[tuple[str, int, str]]:
     """(source id, number, text) of every sentence a model could have been shown and cited."""
     rows = []
     for source in sources:
-        hidden = furniture(source.sentences) | headline_sentences(source.sentences, source.title)
-        hidden |= set(instructions(source.text, source.sentences))
+        hidden = source.hidden.numbers  # worked out once per source (read/hidden.py)
         for s in source.sentences:
             if s.number not in hidden and len(s.text.split()) >= MIN_WORDS:
                 rows.append((source.id, s.number, " ".join(s.text.split())))

@@ -4,7 +4,9 @@ what the pipeline keeps (``Source``, ``Citation``, ``Event``, ``CanonicalEvent``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -21,6 +23,9 @@ from .base import (
     parse_partial_date,
     starts_after,
 )
+
+if TYPE_CHECKING:
+    from ..read.hidden import Hidden
 
 # --- sources ------------------------------------------------------------------------------------
 
@@ -58,6 +63,20 @@ class Source(Record):
             if self.text[s.start : s.end] != s.text:
                 raise ValueError(f"sentence {s.number} is not the slice [{s.start}:{s.end}]")
         return self
+
+    @functools.cached_property
+    def hidden(self) -> Hidden:
+        """The sentences no model is shown (furniture, headline, instructions), worked out once
+        per Source: the batch import, extraction and linking all ask (``read/hidden.py``)."""
+        from ..read.hidden import hidden_sentences  # read/ builds on these records
+
+        return hidden_sentences(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; what ``hidden`` kept is worked out again, since ``update`` may change it."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("hidden", None)
+        return copied
 
 
 class SourceFailure(Record):

@@ -8,15 +8,19 @@ prose; within a passage, pysbd finds the sentence ends.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import pysbd
 
 from ..models import Sentence
+
+Span = tuple[int, int]
 
 BLANK_LINE = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
@@ -36,14 +40,63 @@ def _segmenter() -> Any:
 MAX_UNIT = 5000
 
 
-def split_sentences(text: str) -> list[Sentence]:
-    """Number the sentences of ``text``: blank-line blocks, then lines, then pysbd."""
-    nl = [i for i, c in enumerate(text) if c == "\n"]
-    spans = [span for unit in _units(text) for span in _pieces(text, *unit)]
+class SentenceCache(Protocol):
+    """Sentence spans kept from an earlier build (the refresh state's, ``store/splits.py``),
+    by the sha256 of the text and the :func:`segmenter_version` that split it."""
+
+    def get(self, text_sha256: str, segmenter: str) -> Sequence[Span] | None:
+        """The spans kept for this text and segmenter, or None."""
+
+    def put(self, text_sha256: str, segmenter: str, spans: Sequence[Span]) -> None:
+        """Keep the spans just segmented (the cache may write them later, in one go)."""
+
+
+@lru_cache(maxsize=1)
+def segmenter_version() -> str:
+    """What the split depends on besides the text: this file's rules and pysbd's version. Any
+    edit here changes it, so spans kept by older rules are never reused."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"pysbd {getattr(pysbd, '__version__', '?')}".encode())
+    return digest.hexdigest()[:16]
+
+
+def split_sentences(text: str, cache: SentenceCache | None = None) -> list[Sentence]:
+    """Number the sentences of ``text``: blank-line blocks, then lines, then pysbd. With
+    ``cache``, spans it keeps for the same text are reused and new ones are given to it."""
+    if cache is None:
+        return sentences_at(text, sentence_spans(text))
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    version = segmenter_version()
+    kept = cache.get(key, version)
+    if kept is not None and _fits(text, kept):
+        return sentences_at(text, kept)
+    spans = sentence_spans(text)  # nothing kept, or a row that does not fit: split again
+    cache.put(key, version, spans)
+    return sentences_at(text, spans)
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """The (start, end) offsets of the sentences of ``text``, in order: the costly part."""
+    return [span for unit in _units(text) for span in _pieces(text, *unit)]
+
+
+def sentences_at(text: str, spans: Sequence[Span]) -> list[Sentence]:
+    """The numbered ``Sentence`` of each span of ``text``, with its 1-based line."""
+    nl = [m.start() for m in re.finditer("\n", text)]
     return [
         Sentence(number=n, start=a, end=b, line=bisect.bisect_left(nl, a) + 1, text=text[a:b])
         for n, (a, b) in enumerate(spans, 1)
     ]
+
+
+def _fits(text: str, spans: Sequence[Span]) -> bool:
+    """Spans in order, non-empty and inside the text: a damaged row is split again instead."""
+    end = 0
+    for a, b in spans:
+        if not end <= a < b <= len(text):
+            return False
+        end = b
+    return True
 
 
 def _units(text: str) -> Iterator[tuple[int, int]]:

@@ -26,7 +26,7 @@ from ..models import Source, SourceFailure
 from .listing import KINDS as KINDS  # re-exported: where a source's kind was always looked up
 from .listing import LOOP, NOT_REGULAR, Kind, missing_reason
 from .listing import expand_paths as expand_paths
-from .sentences import split_sentences
+from .sentences import SentenceCache, split_sentences
 
 # Signatures of files people rename to .txt by mistake; a PDF can be pure ASCII, so the NUL check
 # alone would not catch it.
@@ -70,9 +70,11 @@ def read_files(
     files: Sequence[Path],
     max_mb: float = DEFAULT_MAX_MB,
     on_read: Callable[[int, int], None] | None = None,
+    cache: SentenceCache | None = None,
 ) -> Reading:
     """Read ``files`` one at a time, in order, so only one file's bytes are held at once;
-    ``on_read(done, total)`` is called after each. Failures are reported, not raised."""
+    ``on_read(done, total)`` is called after each. Failures are reported, not raised.
+    ``cache`` keeps sentence splits between builds (None: every text is segmented)."""
     sources: list[Source] = []
     failures: list[SourceFailure] = []
     sizes: dict[str, int] = {}
@@ -80,7 +82,7 @@ def read_files(
     for done, path in enumerate(files, 1):
         try:
             data = read_bytes(path, max_mb)
-            source = source_of(path, data)
+            source = source_of(path, data, cache)
         except SourceError as err:
             failures.append(SourceFailure(path=str(path), stage="read", reason=str(err)))
         else:
@@ -96,10 +98,12 @@ def read_files(
     return Reading(sources, failures, sizes)
 
 
-def read_source(path: Path, max_mb: float = DEFAULT_MAX_MB) -> Source:
+def read_source(
+    path: Path, max_mb: float = DEFAULT_MAX_MB, cache: SentenceCache | None = None
+) -> Source:
     """Read one file into a ``Source``; raise ``SourceError`` when it holds no usable text or
     is bigger than ``max_mb`` megabytes."""
-    return source_of(path, read_bytes(path, max_mb))
+    return source_of(path, read_bytes(path, max_mb), cache)
 
 
 def read_bytes(path: Path, max_mb: float = DEFAULT_MAX_MB) -> bytes:
@@ -131,9 +135,9 @@ def read_bytes(path: Path, max_mb: float = DEFAULT_MAX_MB) -> bytes:
         raise SourceError(f"cannot read the file: {err.strerror or err}") from err
 
 
-def source_of(path: Path, data: bytes) -> Source:
+def source_of(path: Path, data: bytes, cache: SentenceCache | None = None) -> Source:
     """The ``Source`` of ``data``, the bytes read from ``path``; ``SourceError`` when they hold
-    no usable text."""
+    no usable text. ``cache``: see :func:`read_files`."""
     if not data:
         raise SourceError("empty file (0 bytes)")
     kind = KINDS.get(path.suffix.lower(), "text")
@@ -159,7 +163,7 @@ def source_of(path: Path, data: bytes) -> Source:
         outlet=(outlet or "").strip() or find_outlet(text),
         published=published or find_published(text),
         text=text,
-        sentences=tuple(split_sentences(text)),
+        sentences=tuple(split_sentences(text, cache)),
     )
 
 

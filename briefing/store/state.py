@@ -11,6 +11,8 @@ It holds what a rebuild must not pay for again and what a reader may want to com
 * **runs**: each finished build's manifest, canonical events and Markdown brief, so that any two
   versions can be compared (``briefing diff``) and the next build can say what changed.
 * **sources**: each source hash with its path and the runs that first and last read it.
+* **sentence splits**: the sentence spans of each source text, so a rebuild does not segment an
+  unchanged text again, and the sentences no model is shown (``store/splits.py``).
 
 The schema is versioned with SQLite's ``user_version`` and numbered migrations, applied in order
 inside a transaction. One build at a time may hold an output folder (a lock file); a second one
@@ -105,6 +107,22 @@ MIGRATIONS: tuple[str, ...] = (
         usage TEXT
     );
     """,
+    # 5: sentence spans by text hash and segmenter version (store/splits.py; read/sentences.py),
+    # and the sentences no model is shown by source and rules version (read/hidden.py).
+    """
+    CREATE TABLE sentence_splits (
+        text_sha256 TEXT NOT NULL,
+        segmenter TEXT NOT NULL,
+        spans TEXT NOT NULL,
+        PRIMARY KEY (text_sha256, segmenter)
+    );
+    CREATE TABLE hidden_sentences (
+        source_key TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        hidden TEXT NOT NULL,
+        PRIMARY KEY (source_key, rules)
+    );
+    """,
 )
 
 
@@ -191,6 +209,46 @@ class State:
                     for key, purpose, model, server, r in rows
                 ],
             )  # fmt: skip
+
+    # --- sentence splits (store/splits.py) -------------------------------------------------------
+
+    def sentence_split(self, text_sha256: str, segmenter: str) -> str | None:
+        """The spans document stored for a text split by ``segmenter``, undecoded, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT spans FROM sentence_splits WHERE text_sha256 = ? AND segmenter = ?",
+                (text_sha256, segmenter),
+            ).fetchone()
+        return row[0] if row else None
+
+    def store_sentence_splits(self, segmenter: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Keep many splits (text hash, spans document) by ``segmenter`` in one transaction;
+        splits by any other segmenter version go, since nothing will ask for them again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM sentence_splits WHERE segmenter <> ?", (segmenter,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sentence_splits VALUES (?, ?, ?)",
+                [(key, segmenter, spans) for key, spans in rows],
+            )
+
+    def hidden_sentences(self, source_key: str, rules: str) -> str | None:
+        """The hidden-sentences document stored for a source under ``rules``, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT hidden FROM hidden_sentences WHERE source_key = ? AND rules = ?",
+                (source_key, rules),
+            ).fetchone()
+        return row[0] if row else None
+
+    def store_hidden_sentences(self, rules: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Keep many (source key, document) under ``rules`` in one transaction; rows of other
+        rules go, since nothing will ask for them again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM hidden_sentences WHERE rules <> ?", (rules,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO hidden_sentences VALUES (?, ?, ?)",
+                [(key, rules, doc) for key, doc in rows],
+            )
 
     # --- batches ---------------------------------------------------------------------------------
 
