@@ -163,7 +163,11 @@ def _build(settings: Settings, targets: list[Path], mode: BatchMode) -> pipeline
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as bars:
+    # Nothing is drawn in a pipe or a dumb terminal (transient live bars), yet Rich would still
+    # lay out every bar ten times a second and on each new source: off there, the CPU is the
+    # requests'. The log lines are printed either way.
+    drawn = err_console.is_terminal and not err_console.is_dumb_terminal
+    with Progress(*columns, console=err_console, transient=True, disable=not drawn) as bars:
         progress = RichProgress(bars, err_console)
         if not settings.use_local:
             return pipeline.build(settings, targets, progress, batch_mode=mode)

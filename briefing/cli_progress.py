@@ -44,6 +44,9 @@ class RichProgress(pipeline.BuildProgress):
         self.tasks: dict[str, TaskID] = {}
         self.done_tokens: list[int] = []
         self.stage_started = self.shown_at = time.monotonic()
+        # Rich draws live bars on a terminal only: in a pipe or a dumb terminal a transient
+        # Progress shows nothing, so no reply needs streaming for a source's bar.
+        self.draws_tokens = console.is_terminal and not console.is_dumb_terminal
 
     def stage(self, name: str) -> None:
         """Show the stage on the overall bar."""

@@ -8,6 +8,10 @@ from .models import Source, Usage
 class BuildProgress:
     """Hooks the build calls as it goes; the default does nothing. The CLI draws bars with them."""
 
+    # Whether ``source_tokens`` is drawn where someone can watch it. Only then are extraction
+    # replies streamed (``extract.parallel``): streaming costs the client CPU for every chunk.
+    draws_tokens: bool = False
+
     def stage(self, name: str) -> None:
         """A stage starts ("reading sources", "extracting", ...)."""
 

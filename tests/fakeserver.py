@@ -72,7 +72,7 @@ class Reply:
 
         ``usage`` is ``(prompt_tokens, completion_tokens)``, or None to omit usage;
         ``cached_tokens`` adds ``usage.prompt_tokens_details.cached_tokens``; ``timings`` is
-        sent on the last chunk of a stream, as llama-server does.
+        sent on the last chunk of a stream, or in the reply's body, as llama-server does.
         """
         return Reply.text(
             json.dumps(obj),
@@ -168,6 +168,8 @@ def completion_object(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     usage = _usage(reply)
     if usage is not None:
         result["usage"] = usage
+    if reply.timings is not None:
+        result["timings"] = reply.timings  # llama-server sends them in a whole reply too
     return result
 
 
@@ -302,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif body.get("stream"):
             self._send_stream(body, reply)
         else:
-            self._send_json(200, completion_object(body, reply))
+            self._send_json(200, completion_object(body, reply), reply.headers)
 
     def _not_found(self) -> None:
         msg = f"fake server: unknown path {self.command} {self.path}"

@@ -21,10 +21,16 @@ Faults (``KINDS``):
 * ``hang``: nothing is sent for ``hang_seconds`` (longer than the client's timeout);
 * ``stall``: half the reply's stream is sent, then nothing for ``hang_seconds``;
 * ``cut``: half the reply's stream is sent and the connection closed, as a dropped proxy does
-  (the fake server frames a stream by closing, so this looks like a whole reply to HTTP);
-* ``not_json``: a well-formed 200 stream whose message content is prose, not JSON;
-* ``garbage``: a 200 whose body is not JSON chunks at all (an HTML page from a gateway, or SSE
-  ``data:`` lines that are not JSON).
+  (the fake server frames a stream by closing, so this looks like a whole reply to HTTP; a
+  reply in one body has its Content-Length, so HTTP sees it end early);
+* ``not_json``: a well-formed 200 stream, or completion in one body, whose message content is
+  prose, not JSON;
+* ``garbage``: a 200 whose body is not a reply at all: an HTML page from a gateway, or (by the
+  request body) SSE ``data:`` lines that are not JSON for a streamed request, a completion's
+  JSON cut in half but sent as a whole body (its Content-Length that of the half) for one that
+  is not.
+
+Whether a request was streamed is read from its body (``"stream": true``).
 
 Other requests (``GET /v1/models`` ...) pass through untouched. Standard library only.
 """
@@ -68,6 +74,7 @@ class FaultProxy:
         self.rate, self.seed, self.kinds, self.hang_seconds = rate, seed, kinds, hang_seconds
         self.max_faults = max_faults  # None: no end; 1 with rate 1.0: spoil the first request only
         self.injected: Counter[str] = Counter()  # fault kind → how many times
+        self.garbled: Counter[str] = Counter()  # the shapes of ``garbage``: page, sse, half
         self.passed = 0  # chat-completions requests forwarded untouched
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -149,12 +156,24 @@ class _Handler(socketserver.BaseRequestHandler):
         elif kind == "hang":
             proxy.stop.wait(proxy.hang_seconds)
         elif kind == "not_json":
-            self._send(_stream_response(NOT_JSON_TEXT))
+            reply = _stream_response if _streamed(body) else _json_response
+            self._send(reply(NOT_JSON_TEXT))
         elif kind == "garbage":
-            # Both shapes, by the body: a gateway's page, or SSE whose data is not JSON.
-            page = len(body) % 2 == 0
-            payload = GATEWAY_PAGE if page else b"data: " + GATEWAY_PAGE + b"\n"
-            self._send(_response(200, payload, "text/html" if page else "text/event-stream"))
+            # Both shapes, by the body: a gateway's page, or a reply's shape with no reply in it.
+            if len(body) % 2 == 0:
+                shape, response = "page", _response(200, GATEWAY_PAGE, "text/html")
+            elif _streamed(body):
+                data = b"data: " + GATEWAY_PAGE + b"\n"
+                shape, response = "sse", _response(200, data, "text/event-stream")
+            else:
+                whole = _completion_body(json.dumps({"events": []}))
+                shape, response = (
+                    "half",
+                    _response(200, whole[: len(whole) // 2], "application/json"),
+                )
+            with proxy._lock:
+                proxy.garbled[shape] += 1
+            self._send(response)
         else:
             response = _forward(proxy.upstream, head + body)
             if kind in ("cut", "stall"):
@@ -231,6 +250,31 @@ def _status_response(code: int) -> bytes:
     return _response(code, json.dumps({"error": error}).encode(), "application/json", headers)
 
 
+def _streamed(body: bytes) -> bool:
+    """Whether a chat-completions request body asks for a stream."""
+    try:
+        return json.loads(body).get("stream") is True
+    except (ValueError, AttributeError):
+        return False
+
+
+_USAGE = {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}
+
+
+def _completion_body(content: str) -> bytes:
+    """A whole chat-completions object in one JSON body whose message is ``content``."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}}
+    choice.update(finish_reason="stop", logprobs=None)
+    reply = {"id": "chatcmpl-proxy", "object": "chat.completion", "created": 0}
+    reply.update(model="fake-model", choices=[choice], usage=_USAGE)
+    return json.dumps(reply).encode()
+
+
+def _json_response(content: str) -> bytes:
+    """A whole, well-formed chat-completions reply in one body whose message is ``content``."""
+    return _response(200, _completion_body(content), "application/json")
+
+
 def _stream_response(content: str) -> bytes:
     """A whole, well-formed chat-completions stream whose message is ``content``."""
     base = {"id": "chatcmpl-proxy", "object": "chat.completion.chunk", "created": 0}
@@ -240,8 +284,7 @@ def _stream_response(content: str) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n".encode()
 
-    usage = {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}
     body = chunk({"role": "assistant", "content": content}) + chunk({}, "stop")
-    body += f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
+    body += f"data: {json.dumps({**base, 'choices': [], 'usage': _USAGE})}\n\n".encode()
     body += b"data: [DONE]\n\n"
     return _response(200, body, "text/event-stream")

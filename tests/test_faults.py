@@ -5,6 +5,8 @@ client's timeout, a stream cut or stalled half-way, a 200 that is prose or not J
 Over 60 generated articles, every source must still be read, none twice, the brief must be the
 one a build without faults writes, no spoiled reply may be kept in the refresh state as if the
 model had said it, and the whole must take a bounded time (a hang caught by nothing would not).
+All of it twice: with replies in one body (no one watches the tokens), and streamed (a progress
+that draws each source's tokens, few sources at a time).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from faultproxy import KINDS, NOT_JSON_TEXT, FaultProxy
 
 from briefing import llm, pipeline, resources
 from briefing.config import Settings, load_settings
+from briefing.extract.parallel import WATCHED_CONCURRENCY
 from briefing.models import ExtractionReply, Source
 from briefing.progress import BuildProgress
 from briefing.store.state import CachedReply
@@ -64,9 +67,12 @@ def article(i: int) -> str:
 
 
 class Recorder(BuildProgress):
-    """What a build reports: notices and sources it could not read."""
+    """What a build reports: notices and sources it could not read; with ``draws_tokens``, it
+    stands for bars someone watches (extraction replies are then streamed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, draws_tokens: bool = False) -> None:
+        self.draws_tokens = draws_tokens
+        self.tokens: Counter[str] = Counter()  # source id → calls of source_tokens
         self.notices: list[str] = []
         self.failed: list[tuple[str, str]] = []
 
@@ -78,6 +84,9 @@ class Recorder(BuildProgress):
 
     def source_done(self, source: Source, events: int, usage: Any) -> None:
         pass
+
+    def source_tokens(self, source: Source, tokens: int) -> None:
+        self.tokens[source.id] += 1
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +132,28 @@ def cached_replies(out: Path) -> list[tuple[str, str | None]]:
         return list(db.execute("SELECT text, finish_reason FROM completions"))
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_fault_alone_is_survived_by_one_ask(kind: str) -> None:
+def test_each_fault_alone_is_survived_by_one_ask(kind: str, stream: bool) -> None:
     """One request, spoiled once by ``kind``: a transport fault is retried (the same request,
-    no re-ask); prose in a whole 200 is a reply, re-asked; a spoiled stream is never cached."""
+    no re-ask); prose in a whole 200 is a reply, re-asked; a spoiled reply is never cached."""
+    ask_through_one_fault(kind, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+def test_garbage_of_every_shape_is_retried_and_never_cached(stream: bool) -> None:
+    """The proxy garbles a reply in one of two shapes by the request body's length: asked with
+    a prompt one character longer, the other shape. A gateway's page, SSE that is not JSON, a
+    completion cut in half but framed as whole: each a transport fault, none cached."""
+    shapes: Counter[str] = Counter()
+    for prompt in (PROMPT, PROMPT + " "):
+        shapes += ask_through_one_fault("garbage", stream, prompt)
+    assert set(shapes) == ({"page", "sse"} if stream else {"page", "half"})
+
+
+def ask_through_one_fault(kind: str, stream: bool, prompt: str | None = None) -> Counter[str]:
+    """One ``ask`` through a proxy spoiling its first request with ``kind``, checked; the shapes
+    of garbage the proxy sent."""
     cache: dict[str, CachedReply] = {}
     with (
         FakeOpenAI() as fake,
@@ -138,19 +165,24 @@ def test_each_fault_alone_is_survived_by_one_ask(kind: str) -> None:
         settings = settings_for(proxy.base_url, Path("."), "unused", request_timeout=0.5)
         client = llm.make_client(settings, DictCache(cache))
         notices: list[str] = []
+        tokens: list[int] = []
         started = time.monotonic()
         answer = llm.ask(
             client,
             settings,
             [{"role": "system", "content": resources.render("prompts", "extract_system.j2")},
-             {"role": "user", "content": PROMPT}],
+             {"role": "user", "content": prompt or PROMPT}],
             ExtractionReply,
             reask=lambda errors: resources.render("prompts", "reask.j2", errors=errors),
             context={"sentence_numbers": {1, 2}, "published": None},
             on_notice=notices.append,
+            on_tokens=tokens.append if stream else None,
         )  # fmt: skip
         seconds = time.monotonic() - started
         assert proxy.injected == Counter({kind: 1})
+        assert all(bool(body.get("stream")) == stream for body in fake.requests)
+        garbled = Counter(proxy.garbled)
+    assert bool(tokens) == stream
     assert answer.value.events
     assert seconds < 0.5 + 2  # a hang lasts the client's timeout, not the proxy's HANG
     if kind == "not_json":
@@ -162,6 +194,7 @@ def test_each_fault_alone_is_survived_by_one_ask(kind: str) -> None:
         assert "retrying in" in notices[-1]
     if kind == "429":
         assert notices[0] == "rate limited: 8 → 4 requests at a time"
+    return garbled
 
 
 PROMPT = "[1] Japan and South Korea met in Seoul on 3 March 2024.\n[2] Officials said so."
@@ -182,22 +215,36 @@ class DictCache:
         self.replies[key] = reply
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
 def test_a_build_through_faults_reads_every_source_once_and_writes_the_same_brief(
-    corpus: tuple[Path, list[Path]],
+    corpus: tuple[Path, list[Path]], stream: bool
 ) -> None:
     root, paths = corpus
+    mode = "stream" if stream else "body"
+    # Streamed only where bars are watched: few sources at a time.
+    concurrency = {"concurrency": WATCHED_CONCURRENCY} if stream else {}
     with FakeOpenAI() as fake:
         fake.respond_with(scripted_model.respond)
-        clean = pipeline.build(settings_for(fake.base_url, root, "clean"), paths)
+        clean = pipeline.build(settings_for(fake.base_url, root, f"clean-{mode}"), paths)
         assert clean.failures == ()
         clean_requests = len(fake.requests)
 
         with FaultProxy(fake.base_url, rate=FAULT_RATE, seed=12, hang_seconds=HANG) as proxy:
-            progress = Recorder()
+            progress = Recorder(draws_tokens=stream)
             started = time.monotonic()
-            faulty = pipeline.build(settings_for(proxy.base_url, root, "faulty"), paths, progress)
+            settings = settings_for(proxy.base_url, root, f"faulty-{mode}", **concurrency)
+            faulty = pipeline.build(settings, paths, progress)
             seconds = time.monotonic() - started
             injected, passed = Counter(proxy.injected), proxy.passed
+        faulty_bodies = fake.requests[clean_requests:]
+
+    # Extraction replies streamed when, and only when, their bars are watched; the merge's
+    # questions and key developments have no bar: never streamed.
+    system = resources.render("prompts", "extract_system.j2")
+    extracting = [b for b in faulty_bodies if b["messages"][0]["content"] == system]
+    assert extracting and all(bool(b.get("stream")) == stream for b in extracting)
+    assert not any(b.get("stream") for b in faulty_bodies if b not in extracting)
+    assert len(progress.tokens) == (SOURCES if stream else 0)
 
     # Every kind of fault was met, at about the rate asked for.
     assert set(injected) == set(KINDS), injected
@@ -205,7 +252,7 @@ def test_a_build_through_faults_reads_every_source_once_and_writes_the_same_brie
     assert 0.2 < spoiled / (spoiled + passed) < 0.4, (injected, passed)
     # Every source read, none twice.
     assert faulty.failures == () and progress.failed == []
-    out, clean_out = root / "faulty", root / "clean"
+    out, clean_out = root / f"faulty-{mode}", root / f"clean-{mode}"
     listed = [s.path for s in faulty.brief.sources]
     assert sorted(listed) == sorted(str(p) for p in paths)
     events = json.loads(read(out / "events.json"))["events"]

@@ -19,6 +19,7 @@ from fakeserver import FakeOpenAI, Reply
 from briefing import llm, resources
 from briefing.config import BriefSpec, Settings
 from briefing.errors import AuthenticationFailed, InvalidReply, LLMError, ServerUnreachable
+from briefing.llm.transport import Request, complete
 from briefing.models import MAX_EVENTS_PER_WINDOW, ExtractionReply
 from briefing.schema import response_format
 
@@ -74,15 +75,20 @@ VALID = reply(event())
 
 
 class Run:
-    """One ``ask`` against the fake server, recording notices."""
+    """One ``ask`` against the fake server, recording notices; with ``stream``, also the token
+    counts of a progress bar (so the reply is streamed), else the reply comes in one body."""
 
-    def __init__(self, fake: FakeOpenAI, **overrides: Any) -> None:
+    def __init__(self, fake: FakeOpenAI, stream: bool = False, **overrides: Any) -> None:
         self.fake = fake
+        self.stream = stream
         self.settings = make_settings(fake.base_url, **overrides)
         self.client = llm.make_client(self.settings)
         self.notices: list[str] = []
+        self.tokens: list[int] = []
 
     def ask(self, **kwargs: Any) -> llm.Answer[ExtractionReply]:
+        if self.stream:
+            kwargs.setdefault("on_tokens", self.tokens.append)
         return llm.ask(
             self.client,
             self.settings,
@@ -95,9 +101,10 @@ class Run:
         )
 
 
-@pytest.fixture
-def run(fake_openai: FakeOpenAI) -> Run:
-    return Run(fake_openai)
+@pytest.fixture(params=[False, True], ids=["body", "stream"])
+def run(fake_openai: FakeOpenAI, request: pytest.FixtureRequest) -> Run:
+    """A run whose replies come in one body, then one whose replies are streamed."""
+    return Run(fake_openai, stream=request.param)
 
 
 def closed_port() -> int:
@@ -132,8 +139,7 @@ def test_timings_that_are_not_numbers_are_ignored(run: Run) -> None:
 
 def test_valid_reply_on_first_attempt(run: Run) -> None:
     run.fake.push(Reply.json(VALID, usage=(120, 40), cached_tokens=100))
-    tokens: list[int] = []
-    answer = run.ask(on_tokens=tokens.append)
+    answer = run.ask()
     assert answer.attempts == 1
     assert answer.value == ExtractionReply.model_validate(VALID, context=CONTEXT)
     assert answer.value.events[0].date == "2024-03-01"
@@ -143,9 +149,15 @@ def test_valid_reply_on_first_attempt(run: Run) -> None:
     assert len(run.fake.requests) == 1
     assert run.fake.requests[0]["messages"] == MESSAGES
     assert run.fake.requests[0]["model"] == "test-model"
-    # Streamed in pieces: the token callback counts up, one call per content chunk.
-    assert len(tokens) > 3
-    assert tokens == list(range(1, len(tokens) + 1))
+    if run.stream:
+        # Streamed in pieces: the token callback counts up, one call per content chunk.
+        assert run.fake.requests[0]["stream"] is True
+        assert run.fake.requests[0]["stream_options"] == {"include_usage": True}
+        assert len(run.tokens) > 3
+        assert run.tokens == list(range(1, len(run.tokens) + 1))
+    else:
+        # No one watches the tokens arrive: one body, not a stream.
+        assert "stream" not in run.fake.requests[0]
     assert run.notices == []
 
 
@@ -409,8 +421,7 @@ def sent_schema(fake: FakeOpenAI, settings: Settings) -> dict[str, Any]:
 
 def test_request_body(fake_openai: FakeOpenAI) -> None:
     body = sent_schema(fake_openai, make_settings(fake_openai.base_url))
-    assert body["stream"] is True
-    assert body["stream_options"] == {"include_usage": True}
+    assert "stream" not in body and "stream_options" not in body  # no on_tokens: one body
     assert body["max_tokens"] == 1500
     assert body["temperature"] == 0.0
     fmt = body["response_format"]
@@ -542,20 +553,61 @@ def test_a_tokens_per_minute_budget_holds_requests_back(fake_openai: FakeOpenAI)
     assert pacer.wait_time(90, 100) is not None and pacer.wait_time(90, 100) > 50
 
 
-def test_a_stream_cut_before_its_end_is_retried_not_taken_as_the_reply(
-    fake_openai: FakeOpenAI,
+def test_a_reply_without_finish_reason_is_retried_not_taken_as_the_reply(run: Run) -> None:
+    cache = DictCache()
+    run.client.cache = cache
+    # A stream that stops without a finish_reason: what a dropped connection looks like when
+    # the server frames the stream by closing it. In one body: not a whole completion either.
+    cut = replace(Reply.text(json.dumps(VALID)[:40]), finish_reason=None)
+    run.fake.push(cut, Reply.json(VALID))
+    answer = run.ask()
+    assert answer.attempts == 1 and answer.usage.requests == 2  # retried, not re-asked
+    said = "the stream ended before the reply did" if run.stream else "no finish_reason"
+    assert said in run.notices[0]
+    assert [json.loads(r.text) for r in cache.replies.values()] == [VALID]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "upstream busy"},
+        {"choices": []},
+        {"choices": [{"message": {"content": 7}, "finish_reason": "stop"}]},
+        {"choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}], "usage": "?"},
+    ],
+    ids=["no-choices", "empty-choices", "content-not-text", "usage-not-object"],
+)
+def test_a_200_that_is_not_a_completion_is_retried_and_never_cached(
+    fake_openai: FakeOpenAI, body: dict[str, Any]
 ) -> None:
     cache = DictCache()
     run = Run(fake_openai)
     run.client.cache = cache
-    # A stream that stops without a finish_reason: what a dropped connection looks like when
-    # the server frames the stream by closing it.
-    cut = replace(Reply.text(json.dumps(VALID)[:40]), finish_reason=None)
-    fake_openai.push(cut, Reply.json(VALID))
+    fake_openai.push(Reply.status(200, body=body), Reply.json(VALID))
     answer = run.ask()
     assert answer.attempts == 1 and answer.usage.requests == 2  # retried, not re-asked
-    assert "the stream ended before the reply did" in run.notices[0]
+    assert "other than a reply" in run.notices[0] and "retrying in" in run.notices[0]
     assert [json.loads(r.text) for r in cache.replies.values()] == [VALID]
+
+
+def test_a_reply_without_usage_is_charged_its_length(fake_openai: FakeOpenAI) -> None:
+    run = Run(fake_openai)
+    fake_openai.push(Reply.json(VALID, usage=None))
+    usage = run.ask().usage
+    assert usage.prompt_tokens == 0
+    assert usage.completion_tokens == round(len(json.dumps(VALID)) / 4)
+
+
+def test_a_reply_that_is_not_streamed_still_tells_on_tokens_once() -> None:
+    # ``Request.stream`` is what decides; a caller may still want the count at the end.
+    with FakeOpenAI() as fake:
+        settings = make_settings(fake.base_url)
+        fake.push(Reply.json(VALID, usage=(10, 33)))
+        tokens: list[int] = []
+        request = Request(MESSAGES, {"type": "json_object"}, 100, tokens.append)
+        done = complete(llm.make_client(settings), settings, request)
+        assert "stream" not in fake.requests[0]
+    assert tokens == [33] and done.finish_reason == "stop" and json.loads(done.text) == VALID
 
 
 class DictCache:
@@ -569,3 +621,32 @@ class DictCache:
 
     def store_reply(self, key: str, purpose: str, model: str, server: str, reply: Any) -> None:
         self.replies[key] = reply
+
+
+# --- when replies are streamed ------------------------------------------------------------------
+
+
+def test_replies_are_streamed_only_for_bars_someone_watches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from briefing.cli_progress import RichProgress
+    from briefing.extract.parallel import WATCHED_CONCURRENCY, watches_tokens
+    from briefing.progress import BuildProgress
+
+    def drawn(console: Console) -> RichProgress:
+        return RichProgress(Progress(console=console), console)
+
+    monkeypatch.setenv("TERM", "xterm")  # not a dumb terminal, whatever runs the tests
+    piped = drawn(Console(file=io.StringIO()))
+    terminal = drawn(Console(file=io.StringIO(), force_terminal=True))
+    assert not piped.draws_tokens and terminal.draws_tokens
+    few, many = make_settings(None, concurrency=1), make_settings(None, concurrency=16)
+    assert watches_tokens(terminal, few) and watches_tokens(terminal, replace(few, concurrency=4))
+    assert WATCHED_CONCURRENCY == 4
+    assert not watches_tokens(terminal, many)  # bars come and go: the CPU goes to requests
+    assert not watches_tokens(piped, few) and not watches_tokens(BuildProgress(), few)

@@ -18,6 +18,8 @@ from ..progress import BuildProgress
 from . import extraction as extract
 
 SKIPPED = "skipped: the server failed on an earlier source"
+# Up to this many sources at a time, their bars are watched and their replies streamed.
+WATCHED_CONCURRENCY = 4
 
 
 def citable_files(read: Sequence[Source], folder: Path) -> dict[str, str]:
@@ -43,6 +45,15 @@ def cited_hashes(read: Sequence[Source], citable: dict[str, str]) -> dict[str, s
         for s in read
         if s.id in citable
     }
+
+
+def watches_tokens(progress: BuildProgress, settings: Settings) -> bool:
+    """Whether a source's reply tokens are worth streaming: its bar is drawn where someone can
+    watch it, and few sources run at a time (the embedded model, a slow server). With many at
+    once, bars come and go in seconds, and parsing every chunk of every stream would make the
+    client's CPU the bound on throughput (32 CPU ms a request streamed, 6 in one body:
+    ``benchmarks/bench_client_cpu.py``)."""
+    return progress.draws_tokens and settings.concurrency <= WATCHED_CONCURRENCY
 
 
 def extract_all(
@@ -71,13 +82,14 @@ def extract_all(
     # The server opens here, in the main thread, not in a worker: a child started from a worker
     # thread cannot be tied to the process's life (processes.py), and workers come and go.
     client.api()
+    streamed = watches_tokens(progress, settings)
 
     def one(source: Source) -> Extraction | None:
         if fatal.is_set():
             return None
         progress.source_started(source)
         hooks = extract.ExtractionProgress(
-            on_tokens=lambda n: progress.source_tokens(source, n),
+            on_tokens=(lambda n: progress.source_tokens(source, n)) if streamed else None,
             on_notice=lambda msg: progress.notice(f"{source.path}: {msg}"),
             cancel=fatal,
         )

@@ -1,13 +1,14 @@
-"""One completion over HTTP, streamed, with transport faults retried (tenacity): 429 honouring
-``Retry-After``, 5xx, timeouts, dropped connections, streams cut short. The client's own
-``max_retries`` is 0, so this is the only retry layer. Each attempt waits for its turn from the
-client's ``Pacer`` (``pacing.py``: how many requests at a time) and tells it how it went."""
+"""One completion over HTTP with transport faults retried (tenacity): 429 honouring
+``Retry-After``, 5xx, timeouts, dropped connections, replies cut short or not replies at all.
+The client's own ``max_retries`` is 0, so this is the only retry layer. Each attempt
+(``attempt.py``: streamed or one JSON body) waits for its turn from the client's ``Pacer``
+(``pacing.py``: how many requests at a time) and tells it how it went."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +27,8 @@ from tenacity import (
 from ..config import Settings
 from ..errors import AuthenticationFailed, LLMError, ServerUnreachable
 from ..models import Usage
-from .client import Client, Message, request_arguments
+from .attempt import Completion, send_once
+from .client import Client, Message
 from .pacing import Cancelled, Pacer, Permit
 
 # Called with the number of content chunks (about one token each) received so far.
@@ -46,17 +48,14 @@ class Request:
     on_tokens: TokenCallback | None = None
     on_notice: NoticeCallback | None = None
     cancel: threading.Event | None = None
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    finish_reason: str | None
-    usage: Usage
+    # Streamed only when someone watches the tokens arrive (``on_tokens`` draws a bar): the
+    # SDK's parsing of every chunk costs the client more CPU than the rest of the request.
+    stream: bool = False
 
 
 def complete(client: Client, settings: Settings, request: Request) -> Completion:
-    """One completion, streamed, with transport faults retried, each attempt paced."""
+    """One completion (streamed if ``request.stream``), transport faults retried, each
+    attempt paced."""
     on_notice, cancel = request.on_notice, request.cancel
     attempts = 0
     prompt_chars = sum(len(m.get("content") or "") for m in request.messages)
@@ -66,7 +65,7 @@ def complete(client: Client, settings: Settings, request: Request) -> Completion
         pacer = client.pacer
         if pacer is None:
             attempts += 1
-            return _stream_once(client, settings, request)[0]
+            return send_once(client, settings, request)[0]
         permit = pacer.acquire(prompt_chars, request.max_tokens, cancel)
         attempts += 1
         return _paced_once(client, settings, request, pacer, permit)
@@ -123,7 +122,7 @@ def _paced_once(
     ``x-ratelimit-*`` headers pause it, the real usage corrects the token charge)."""
     notice: str | None
     try:
-        done, headers = _stream_once(client, settings, request)
+        done, headers = send_once(client, settings, request)
     except openai.APIStatusError as exc:
         notice = pacer.failed(
             permit,
@@ -149,76 +148,6 @@ def _paced_once(
 def _tell(request: Request, notice: str | None) -> None:
     if notice and request.on_notice:
         request.on_notice(notice)
-
-
-def _stream_once(
-    client: Client, settings: Settings, request: Request
-) -> tuple[Completion, Mapping[str, str]]:
-    """One streamed completion and the response's headers. A stream that ends before the
-    reply says it is finished, or that carries something other than JSON chunks, raises
-    ``httpx2.RemoteProtocolError``: a transport fault, retried and never cached as a reply."""
-    started = time.monotonic()
-    on_tokens = request.on_tokens
-    stream = client.api().chat.completions.create(
-        **request_arguments(settings, request.messages, request.fmt, request.max_tokens),
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    parts: list[str] = []
-    finish: str | None = None
-    prompt_tokens = completion_tokens = cached = 0
-    prompt_ms = predicted_ms = 0.0
-    try:
-        with stream:
-            for chunk in stream:
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        parts.append(choice.delta.content)
-                        if on_tokens:
-                            on_tokens(len(parts))
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-                if chunk.usage:
-                    prompt_tokens = chunk.usage.prompt_tokens
-                    completion_tokens = chunk.usage.completion_tokens
-                    details = chunk.usage.prompt_tokens_details
-                    cached = (details.cached_tokens or 0) if details else 0
-                # llama-server adds its own ``timings`` (cumulative: the last one is the total).
-                timings = (chunk.model_extra or {}).get("timings")
-                if isinstance(timings, dict):
-                    if "cache_n" in timings:
-                        cached = int(timings["cache_n"])  # prompt tokens reused from its cache
-                    prompt_ms = _milliseconds(timings.get("prompt_ms"), prompt_ms)
-                    predicted_ms = _milliseconds(timings.get("predicted_ms"), predicted_ms)
-    except (ValueError, AttributeError, TypeError) as exc:
-        # Not SSE chunks of JSON (a gateway's page, a line cut mid-character): no reply at all.
-        raise httpx2.RemoteProtocolError(
-            f"the server sent something other than a reply ({exc})"
-        ) from exc
-    if finish is None:
-        # A stream cut half-way ends like a whole one when the server frames it by closing the
-        # connection; only the missing finish_reason tells. Its text must not be taken (and
-        # cached) as the model's reply.
-        raise httpx2.RemoteProtocolError(
-            f"the stream ended before the reply did ({len(parts)} chunks, no finish_reason)"
-        )
-    usage = Usage(
-        requests=1,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens or len(parts),
-        cached_tokens=cached,
-        seconds=round(time.monotonic() - started, 3),
-        prompt_ms=round(prompt_ms, 3),
-        predicted_ms=round(predicted_ms, 3),
-    )
-    return Completion("".join(parts), finish, usage), stream.response.headers
-
-
-def _milliseconds(value: Any, default: float) -> float:
-    """``value`` when it is a non-negative number, else ``default``."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return default
 
 
 def _sleeper(cancel: threading.Event | None) -> Callable[[float], None]:
