@@ -1,9 +1,10 @@
 """A build with nothing new: recognised before any source is read, answered from the last run.
 
-The reply cache alone makes an unchanged rebuild free of requests, but it still reads and
-segments every source, replays every extraction, embeds every summary for the merge and renders
-everything again: about 4.5 s for 100 articles (measured, ``benchmarks/bench_refresh.py``), so a
-minute for a thousand. Yet when nothing that goes into a build has changed, nothing can come out
+The reply cache alone makes an unchanged rebuild free of requests, but it still reads every
+source (its sentence split now from the state, ``store/splits.py``), replays every extraction,
+embeds every summary for the merge and renders everything again: about 4.5 s for 100 articles
+(measured before splits were kept, ``benchmarks/bench_refresh.py``).
+Yet when nothing that goes into a build has changed, nothing can come out
 differently. The *fingerprint* hashes all of it: every input file's bytes and path (and every
 path that could not be read, with why), the settings that shape a result, the prompts, the
 templates and briefing's own code and data files. When it equals the last run's, the last run's
