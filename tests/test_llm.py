@@ -650,3 +650,13 @@ def test_replies_are_streamed_only_for_bars_someone_watches(
     assert WATCHED_CONCURRENCY == 4
     assert not watches_tokens(terminal, many)  # bars come and go: the CPU goes to requests
     assert not watches_tokens(piped, few) and not watches_tokens(BuildProgress(), few)
+
+
+def test_the_embedded_model_always_streams(fake_openai: FakeOpenAI) -> None:
+    # A reply of the embedded model can take minutes on a slow CPU: in one body the request
+    # timeout would run over the whole reply, in a stream only between tokens.
+    fake_openai.push(Reply.json(VALID), Reply.json(VALID))
+    assert Run(fake_openai, use_local=True).ask().value.events
+    assert fake_openai.requests[0]["stream"] is True
+    assert Run(fake_openai).ask().value.events  # a hosted server, no bar: one body
+    assert "stream" not in fake_openai.requests[1]

@@ -201,9 +201,9 @@ def test_what_is_hidden_is_worked_out_once_per_source(monkeypatch: pytest.Monkey
 
 def test_a_copy_with_another_title_works_out_its_headline_again() -> None:
     source = read_source(SEEDS[1])
-    assert source.hidden.headline
+    assert hidden.of(source).headline
     retitled = source.model_copy(update={"title": "A headline the page never repeats"})
-    assert retitled.hidden.headline == frozenset()
+    assert hidden.of(retitled).headline == frozenset()
     assert prepare(retitled, 6000).headline is None
 
 
@@ -222,8 +222,8 @@ def test_what_is_hidden_is_kept_in_the_state_for_the_next_build(
     again, found = recall_with_state(tmp_path / "out")
     assert found == len(SEEDS)
     assert instruction_calls == []  # the injection rules never ran
-    assert [s.hidden for s in again] == [s.hidden for s in first]
-    assert any(s.hidden.headline for s in again) and any(s.hidden.furniture for s in again)
+    assert [hidden.of(s) for s in again] == [hidden.of(s) for s in first]
+    assert any(hidden.of(s).headline for s in again) and any(hidden.of(s).furniture for s in again)
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_a_damaged_hidden_row_is_worked_out_again(tmp_path: Path, damage: str) -
         db.execute("UPDATE hidden_sentences SET hidden = ?", (damage,))
     again, found = recall_with_state(tmp_path / "out")
     assert found == 0
-    assert [s.hidden for s in again] == [s.hidden for s in first]
+    assert [hidden.of(s) for s in again] == [hidden.of(s) for s in first]
 
 
 # --- a build ------------------------------------------------------------------------------------

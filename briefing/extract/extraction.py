@@ -25,6 +25,7 @@ from .. import llm, resources
 from ..config import Settings
 from ..errors import InvalidReply
 from ..models import EventDraft, Extraction, ExtractionReply, Sentence, Source, Usage
+from ..read.hidden import of as hidden_sentences_of
 from .align import content_words
 from .repair import RepairLog, repair_reply
 
@@ -63,8 +64,8 @@ class Reading:
 
 def prepare(source: Source, window_chars: int) -> Reading:
     """Split ``source`` into what the model reads and what it never sees (what is hidden is
-    worked out once per source, ``Source.hidden``; the windows are cheap)."""
-    hidden = source.hidden
+    worked out once per source, ``read/hidden.py``; the windows are cheap)."""
+    hidden = hidden_sentences_of(source)
     never = hidden.numbers
     shown = [s for s in source.sentences if s.number not in never]
     return Reading(

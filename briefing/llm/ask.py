@@ -63,7 +63,8 @@ def ask(
     ``purpose`` labels the cached replies ("extract <source id>", "merge", "key developments").
 
     ``on_tokens``, if given, is told the reply's tokens as they arrive: the reply is streamed
-    for it, which costs the client CPU for every chunk; without it the reply comes in one body.
+    for it, which costs the client CPU for every chunk; without it the reply comes in one body,
+    except from the embedded model (``settings.use_local``), which always streams.
 
     ``cancel``, once set, stops transport retries.
 
@@ -79,7 +80,9 @@ def ask(
     problem = ""
     for attempt in range(1, settings.validation_attempts + 1):
         try:
-            # Streamed only for a caller that shows the tokens as they come (``on_tokens``).
+            # Streamed for a caller that shows the tokens as they come (``on_tokens``), and always
+            # from the embedded model: a reply there can take minutes on a slow CPU, and only a
+            # stream keeps the request timeout between tokens instead of over the whole reply.
             request = Request(
                 conversation,
                 fmt,
@@ -87,7 +90,7 @@ def ask(
                 on_tokens,
                 on_notice,
                 cancel,
-                stream=on_tokens is not None,
+                stream=on_tokens is not None or settings.use_local,
             )
             done = _cached_complete(client, settings, request, purpose, attempt)
         except LLMError as exc:

@@ -11,20 +11,38 @@ it is never cached as the model's reply. Retrying, pacing and the errors a calle
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
 
 from ..config import Settings
 from ..models import Usage
-from .client import Client, request_arguments
+from .client import Client, Message, request_arguments
 from .pacing import CHARS_PER_TOKEN
 
-if TYPE_CHECKING:
-    from .transport import Request
+# Called with the number of content chunks (about one token each) received so far.
+TokenCallback = Callable[[int], None]
+# Called with a one-line description of a retry about to happen, or of a back-off.
+NoticeCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of an ``ask``, and where its progress and notices go."""
+
+    messages: Sequence[Message]
+    fmt: dict[str, Any]
+    max_tokens: int
+    on_tokens: TokenCallback | None = None
+    on_notice: NoticeCallback | None = None
+    cancel: threading.Event | None = None
+    # Streamed only when someone watches the tokens arrive (``on_tokens`` draws a bar): the
+    # SDK's parsing of every chunk costs the client more CPU than the rest of the request.
+    stream: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx2
 import openai
@@ -28,29 +27,15 @@ from ..config import Settings
 from ..errors import AuthenticationFailed, LLMError, ServerUnreachable
 from ..models import Usage
 from .attempt import Completion, send_once
-from .client import Client, Message
+
+# Re-exported: a request and its hooks are what callers hand to ``complete``.
+from .attempt import NoticeCallback as NoticeCallback
+from .attempt import Request as Request
+from .attempt import TokenCallback as TokenCallback
+from .client import Client
 from .pacing import Cancelled, Pacer, Permit
 
-# Called with the number of content chunks (about one token each) received so far.
-TokenCallback = Callable[[int], None]
-# Called with a one-line description of a retry about to happen, or of a back-off.
-NoticeCallback = Callable[[str], None]
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request of an ``ask``, and where its progress and notices go."""
-
-    messages: Sequence[Message]
-    fmt: dict[str, Any]
-    max_tokens: int
-    on_tokens: TokenCallback | None = None
-    on_notice: NoticeCallback | None = None
-    cancel: threading.Event | None = None
-    # Streamed only when someone watches the tokens arrive (``on_tokens`` draws a bar): the
-    # SDK's parsing of every chunk costs the client more CPU than the rest of the request.
-    stream: bool = False
 
 
 def complete(client: Client, settings: Settings, request: Request) -> Completion:

@@ -35,6 +35,7 @@ import numpy as np
 from ..extract.ground import cite
 from ..models import SUMMARY_MAX, Event, Source
 from ..read import dates
+from ..read.hidden import of as hidden_sentences_of
 from .actors import ActorNames
 from .aliases import load_aliases
 from .disagreements import people_leading
@@ -296,7 +297,7 @@ def _candidate_sentences(sources: Sequence[Source]) -> list[tuple[str, int, str]
     """(source id, number, text) of every sentence a model could have been shown and cited."""
     rows = []
     for source in sources:
-        hidden = source.hidden.numbers  # worked out once per source (read/hidden.py)
+        hidden = hidden_sentences_of(source).numbers  # worked out once per source
         for s in source.sentences:
             if s.number not in hidden and len(s.text.split()) >= MIN_WORDS:
                 rows.append((source.id, s.number, " ".join(s.text.split())))

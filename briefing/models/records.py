@@ -4,9 +4,8 @@ what the pipeline keeps (``Source``, ``Citation``, ``Event``, ``CanonicalEvent``
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -24,10 +23,11 @@ from .base import (
     starts_after,
 )
 
-if TYPE_CHECKING:
-    from ..read.hidden import Hidden
-
 # --- sources ------------------------------------------------------------------------------------
+
+# Where ``read/hidden.py`` keeps a Source's hidden sentences, worked out once: in the instance's
+# ``__dict__``, beside its fields, which pydantic leaves out of equality, dumps and JSON.
+HIDDEN_KEY = "_hidden_sentences"
 
 
 class Sentence(Record):
@@ -64,18 +64,11 @@ class Source(Record):
                 raise ValueError(f"sentence {s.number} is not the slice [{s.start}:{s.end}]")
         return self
 
-    @functools.cached_property
-    def hidden(self) -> Hidden:
-        """The sentences no model is shown (furniture, headline, instructions), worked out once
-        per Source: the batch import, extraction and linking all ask (``read/hidden.py``)."""
-        from ..read.hidden import hidden_sentences  # read/ builds on these records
-
-        return hidden_sentences(self)
-
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy; what ``hidden`` kept is worked out again, since ``update`` may change it."""
+        """A copy without what ``read/hidden.py`` kept on this source (``HIDDEN_KEY``): an
+        ``update`` may change what is hidden (another title, another headline)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("hidden", None)
+        copied.__dict__.pop(HIDDEN_KEY, None)
         return copied
 
 

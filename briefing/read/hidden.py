@@ -4,9 +4,10 @@ injected instructions.
 Extraction hides them from the model (``extract/extraction.py``), the batch import plans its
 requests with the same windows, and linking never offers them as a mention of another source's
 event (``merge/linking.py``). Working them out (furniture rules, the injection rules) costs more
-than the rest of preparing a source, so it is done once per ``Source``: ``Source.hidden`` keeps
-what :func:`hidden_sentences` found, and a build takes it from the refresh state when an earlier
-build worked it out for the same text and title under the same rules (:func:`recall`).
+than the rest of preparing a source, so it is done once per ``Source``: :func:`of` keeps what
+:func:`hidden_sentences` found on the source, and a build takes it from the refresh state when
+an earlier build worked it out for the same text and title under the same rules
+(:func:`recall`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..models.records import HIDDEN_KEY
 from . import furniture as furniture_rules
 from . import injection as injection_rules
 from .furniture import furniture, headline_sentences
@@ -43,12 +45,21 @@ class Hidden:
 
 
 def hidden_sentences(source: Source) -> Hidden:
-    """What of ``source`` is hidden and why (use ``source.hidden``: it is worked out once)."""
+    """What of ``source`` is hidden and why, worked out now (:func:`of` works it out once)."""
     return Hidden(
         furniture=frozenset(furniture(source.sentences)),
         headline=frozenset(headline_sentences(source.sentences, source.title)),
         instructions=frozenset(instructions(source.text, source.sentences)),
     )
+
+
+def of(source: Source) -> Hidden:
+    """What of ``source`` is hidden, worked out the first time it is asked for this Source (the
+    batch plan, the replay and linking all ask) or given by :func:`recall`."""
+    kept = source.__dict__.get(HIDDEN_KEY)
+    if not isinstance(kept, Hidden):
+        kept = source.__dict__[HIDDEN_KEY] = hidden_sentences(source)
+    return kept
 
 
 class HiddenCache(Protocol):
@@ -87,10 +98,8 @@ def recall(sources: Iterable[Source], cache: HiddenCache) -> int:
         key = hidden_key(source)
         kept = cache.get_hidden(key, rules)
         if kept is None or not kept.numbers <= {s.number for s in source.sentences}:
-            cache.put_hidden(key, rules, source.hidden)  # worked out now, kept on the source
+            cache.put_hidden(key, rules, of(source))  # worked out now, kept on the source
             continue
-        # ``Source.hidden`` is a cached_property: its value lives in the instance's __dict__,
-        # which a frozen model still lets it fill; this fills it from the cache instead.
-        source.__dict__["hidden"] = kept
+        source.__dict__[HIDDEN_KEY] = kept  # where :func:`of` looks first
         found += 1
     return found
