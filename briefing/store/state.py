@@ -164,6 +164,21 @@ class RunRecord:
     fingerprint: str | None = None  # of every input of the build (pipeline.fingerprint)
 
 
+@dataclass(frozen=True)
+class _Versioned:
+    """A table of documents by (key, version) of migration 5: only one version is kept."""
+
+    name: str
+    key: str
+    version: str
+    document: str
+
+
+# Constants of this module, never input: safe to put into the SQL text.
+_SPLITS = _Versioned("sentence_splits", "text_sha256", "segmenter", "spans")
+_HIDDEN = _Versioned("hidden_sentences", "source_key", "rules", "hidden")
+
+
 class State:
     """An open state database. Safe to share between the extraction threads of one build."""
 
@@ -214,40 +229,39 @@ class State:
 
     def sentence_split(self, text_sha256: str, segmenter: str) -> str | None:
         """The spans document stored for a text split by ``segmenter``, undecoded, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT spans FROM sentence_splits WHERE text_sha256 = ? AND segmenter = ?",
-                (text_sha256, segmenter),
-            ).fetchone()
-        return row[0] if row else None
+        return self._versioned_document(_SPLITS, text_sha256, segmenter)
 
     def store_sentence_splits(self, segmenter: str, rows: Sequence[tuple[str, str]]) -> None:
         """Keep many splits (text hash, spans document) by ``segmenter`` in one transaction;
         splits by any other segmenter version go, since nothing will ask for them again."""
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM sentence_splits WHERE segmenter <> ?", (segmenter,))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sentence_splits VALUES (?, ?, ?)",
-                [(key, segmenter, spans) for key, spans in rows],
-            )
+        self._store_versioned_documents(_SPLITS, segmenter, rows)
 
     def hidden_sentences(self, source_key: str, rules: str) -> str | None:
         """The hidden-sentences document stored for a source under ``rules``, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT hidden FROM hidden_sentences WHERE source_key = ? AND rules = ?",
-                (source_key, rules),
-            ).fetchone()
-        return row[0] if row else None
+        return self._versioned_document(_HIDDEN, source_key, rules)
 
     def store_hidden_sentences(self, rules: str, rows: Sequence[tuple[str, str]]) -> None:
         """Keep many (source key, document) under ``rules`` in one transaction; rows of other
         rules go, since nothing will ask for them again."""
+        self._store_versioned_documents(_HIDDEN, rules, rows)
+
+    def _versioned_document(self, table: _Versioned, key: str, version: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {table.document} FROM {table.name} "
+                f"WHERE {table.key} = ? AND {table.version} = ?",
+                (key, version),
+            ).fetchone()
+        return row[0] if row else None
+
+    def _store_versioned_documents(
+        self, table: _Versioned, version: str, rows: Sequence[tuple[str, str]]
+    ) -> None:
         with self._lock, self._db:
-            self._db.execute("DELETE FROM hidden_sentences WHERE rules <> ?", (rules,))
+            self._db.execute(f"DELETE FROM {table.name} WHERE {table.version} <> ?", (version,))
             self._db.executemany(
-                "INSERT OR REPLACE INTO hidden_sentences VALUES (?, ?, ?)",
-                [(key, rules, doc) for key, doc in rows],
+                f"INSERT OR REPLACE INTO {table.name} VALUES (?, ?, ?)",
+                [(key, version, document) for key, document in rows],
             )
 
     # --- batches ---------------------------------------------------------------------------------
