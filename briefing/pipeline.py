@@ -160,7 +160,7 @@ def _build(
     progress.stage("merging events across sources")
     t = time.monotonic()
     merged = merge_stage(client, settings, events, [s for s in read if s.id in extractions],
-                         citable, progress)  # fmt: skip
+                         citable, progress, st)  # fmt: skip
     timings["merge"] = time.monotonic() - t
 
     progress.stage("writing key developments")
@@ -233,6 +233,9 @@ def _build(
             "sources_failed": len(failures),
             "events": len(events),
             "linked_mentions": int(merged.stats.get("linked_mentions", 0)),
+            # The merge's texts run through the embedding model, and those an earlier build had.
+            "texts_embedded": int(merged.stats.get("texts_embedded", 0)),
+            "vectors_recalled": int(merged.stats.get("vectors_recalled", 0)),
             "canonical_events": len(merged.canonical),
             "timeline_rows": len(brief.timeline),
             "disagreements": len(merged.disagreements),
@@ -357,10 +360,12 @@ def merge_stage(
     read: Sequence[Source],
     citable: dict[str, str],
     progress: BuildProgress,
+    kept_vectors: merge.VectorCache | None = None,
 ) -> merge.MergeResult:
     """Merge every source's events into canonical events; the model is asked about at most
-    ``settings.merge_questions`` pairs in doubt."""
-    embedder = merge.Embedder.load()
+    ``settings.merge_questions`` pairs in doubt. ``kept_vectors`` (the refresh state) spares
+    embedding a text an earlier build embedded."""
+    embedder = merge.Embedder.load(cache=kept_vectors)
     judge = (
         merge.Judge(
             client,

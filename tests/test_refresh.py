@@ -7,6 +7,7 @@ temporary folder, so that sources can be added, edited and removed between build
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import sqlite3
@@ -83,10 +84,17 @@ def test_a_new_title_costs_only_the_key_developments(
     retitled = dataclasses.replace(
         settings, brief=dataclasses.replace(settings.brief, title="Another title")
     )
+    first_counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
     again = pipeline.build(retitled, [corpus])
     assert again.usage.requests == 1  # the key developments, whose prompt names the title
     assert again.usage.cache_hits == first.usage.requests - 1  # every extraction, from the state
     assert again.merged is not None
+    # The merge ran again on the same records: every vector it needed was kept by the first.
+    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    assert first_counts["texts_embedded"] > 0 and first_counts["vectors_recalled"] == 0
+    assert counts["texts_embedded"] == 0
+    assert counts["vectors_recalled"] == first_counts["texts_embedded"]
+    assert first.merged is not None and again.merged.canonical == first.merged.canonical
     assert (out / "brief.md").read_text(encoding="utf-8").startswith("# Another title")
 
 
@@ -118,7 +126,12 @@ def test_a_new_source_costs_its_own_requests_and_is_named(
     before = len(fake_openai.requests)
     (corpus / "005_tokyo.txt").write_text(NEW_SOURCE, encoding="utf-8")
 
+    embedded_first = json.loads((out / "manifest.json").read_text("utf-8"))["counts"]
     pipeline.build(settings_for(fake_openai, out), [corpus])
+    counts = json.loads((out / "manifest.json").read_text("utf-8"))["counts"]
+    # Only the new source's texts are embedded; the rest come from the state.
+    assert 0 < counts["texts_embedded"] < embedded_first["texts_embedded"]
+    assert counts["vectors_recalled"] > 0
     new = fake_openai.requests[before:]
     extractions = [r for r in new if r in extraction_requests(fake_openai)]
     assert extractions and all(

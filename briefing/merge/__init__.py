@@ -28,11 +28,11 @@ from .actors import ActorNames, actor_records, resolve_actors
 from .canonical import build_canonical
 from .corroboration import Independence
 from .disagreements import event_disagreements
-from .embeddings import Embedder
+from .embeddings import Embedder, VectorCache
 from .judge import Judge
 from .signals import days_apart, precision
 
-__all__ = ["Embedder", "Judge", "MergeResult", "merge_events"]
+__all__ = ["Embedder", "Judge", "MergeResult", "VectorCache", "merge_events"]
 
 # Below this score a pair is clearly two events, and no chain of other pairs may join them.
 KEEP_APART = scoring.DIFFERENT - 0.12
@@ -128,6 +128,8 @@ def merge_events(
             by_actor.setdefault(actor, []).append(c.id)
     actors = actor_records(names, by_actor)
     stats["canonical_events"] = len(canonical)
+    stats["texts_embedded"] = embedder.computed
+    stats["vectors_recalled"] = embedder.recalled
     stats["seconds"] = round(time.monotonic() - started, 3)
     if on_notice and judge is not None and judge.asked:
         stored = judge.usage.cache_hits

@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,16 @@ BATCH_SIZE = 64
 BATCH_TOKENS = 64 * 64
 # Texts tokenized at once to learn their token counts (the sort order above needs every count).
 TOKENIZE_CHUNK = 1024
+
+# Texts embedded between two writes to a vector cache: a killed build keeps what it embedded.
+CACHE_CHUNK = 2048
+
+# What a kept vector was made by: the files (by their pinned hashes), the truncation and the
+# pooling. Any change to these changes every vector, so none kept under another version is used.
+VECTOR_VERSION = (
+    f"{MODEL_ID}:{MODEL_SHA256[:16]}:{TOKENIZER_SHA256[:16]}:{MAX_TOKENS}:mean-l2:float32le"
+)
+_VECTOR_BYTES = DIMENSIONS * 4
 
 # The token vectors before pooling; pooling and normalisation happen here, as in
 # sentence-transformers, so the file need not carry them.
@@ -109,8 +119,29 @@ def _verified_bytes(path: Path, size: int, sha256: str, fix: str) -> bytes:
     return data
 
 
+class VectorCache(Protocol):
+    """Vectors kept between builds (``store.state.State`` is one): by the sha256 of the text
+    and :data:`VECTOR_VERSION`, as 384 little-endian float32 values."""
+
+    def vectors(self, version: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The kept vectors among ``keys``, by key; a key with none is left out."""
+        ...
+
+    def store_vectors(self, version: str, rows: Sequence[tuple[str, bytes]]) -> None:
+        """Keep ``(key, vector)`` rows under ``version``."""
+        ...
+
+
+def text_key(text: str) -> str:
+    """The key a text's vector is kept under: the sha256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class Embedder:
     """Sentence embeddings, L2-normalised, so a dot product is the cosine."""
+
+    computed = 0  # distinct texts run through the model
+    recalled = 0  # distinct texts whose vector came from the cache
 
     def __init__(
         self,
@@ -118,6 +149,7 @@ class Embedder:
         tokenizer: Tokenizer,
         input_names: frozenset[str],
         run_options: Any = None,
+        cache: VectorCache | None = None,
     ) -> None:
         """Wrap a ready ONNX session and tokenizer; use :meth:`Embedder.load` instead."""
         self._session = session
@@ -125,10 +157,12 @@ class Embedder:
         self._tokenizer = tokenizer
         # Some exports of this model drop token_type_ids (it is all zeros for one sentence).
         self._wants_token_types = "token_type_ids" in input_names
+        self._cache = cache
 
     @classmethod
-    def load(cls, threads: int | None = None) -> Embedder:
-        """Verify both files, then load them; ``threads`` None or 0 means one per CPU core."""
+    def load(cls, threads: int | None = None, cache: VectorCache | None = None) -> Embedder:
+        """Verify both files, then load them; ``threads`` None or 0 means one per CPU core.
+        With ``cache``, a text embedded by an earlier build is not run again."""
         if threads is not None and threads < 0:
             raise ValueError(f"threads must be 0 (all cores) or more, not {threads}")
         try:
@@ -191,7 +225,7 @@ class Embedder:
             raise EmbeddingError(
                 f"{MODEL_FILE} has no output {_OUTPUT} of width {DIMENSIONS}: {_MODEL_FIX}"
             )
-        return cls(session, tokenizer, names, run_options)
+        return cls(session, tokenizer, names, run_options, cache)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One unit-length float32 row of 384 values per text, in the order given."""
@@ -202,8 +236,37 @@ class Embedder:
         # text's vector does not depend on its batch, so sharing it changes nothing.
         slots: dict[str, int] = {}
         rows = [slots.setdefault(text, len(slots)) for text in texts]
-        unique = self._embed_unique(list(slots))
+        unique = self._kept_or_embedded(list(slots))
         return unique[rows] if rows else unique
+
+    def _kept_or_embedded(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Vectors for distinct ``texts``: from the cache when it has them, the rest embedded
+        and kept. A text's vector does not depend on its batch (checked bit for bit), so a
+        kept vector is the one this run would compute."""
+        if self._cache is None or not texts:
+            self.computed += len(texts)
+            return self._embed_unique(texts)
+        keys = [text_key(t) for t in texts]
+        kept = self._cache.vectors(VECTOR_VERSION, keys)
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        missing: list[int] = []
+        for i, key in enumerate(keys):
+            vector = _decoded(kept.get(key))
+            if vector is None:
+                missing.append(i)  # none kept, or a damaged row: embedded again
+            else:
+                out[i] = vector
+        self.recalled += len(texts) - len(missing)
+        for at in range(0, len(missing), CACHE_CHUNK):
+            chunk = missing[at : at + CACHE_CHUNK]
+            vectors = self._embed_unique([texts[i] for i in chunk])
+            out[chunk] = vectors
+            self._cache.store_vectors(
+                VECTOR_VERSION,
+                [(keys[i], v.astype("<f4").tobytes()) for i, v in zip(chunk, vectors, strict=True)],
+            )
+            self.computed += len(chunk)
+        return out
 
     def _embed_unique(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """Vectors for ``texts``, run in batches of similar token counts."""
@@ -268,3 +331,13 @@ class Embedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: npt.NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+def _decoded(blob: bytes | None) -> npt.NDArray[np.float32] | None:
+    """A kept vector, or None when the row is not one (wrong size, not finite, not unit)."""
+    if blob is None or len(blob) != _VECTOR_BYTES:
+        return None
+    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(vector)) or abs(float(vector @ vector) - 1.0) > 1e-3:
+        return None
+    return vector

@@ -13,6 +13,8 @@ It holds what a rebuild must not pay for again and what a reader may want to com
 * **sources**: each source hash with its path and the runs that first and last read it.
 * **sentence splits**: the sentence spans of each source text, so a rebuild does not segment an
   unchanged text again, and the sentences no model is shown (``store/splits.py``).
+* **vectors**: the merge's embedding of each summary and candidate sentence, by the text's hash
+  and the embedding version, so a rebuild embeds only texts it has not seen.
 
 The schema is versioned with SQLite's ``user_version`` and numbered migrations, applied in order
 inside a transaction. One build at a time may hold an output folder (a lock file); a second one
@@ -123,7 +125,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source_key, rules)
     );
     """,
+    # 6: the merge's sentence vectors by text hash and embedding version (merge/embeddings.py).
+    """
+    CREATE TABLE vectors (
+        text_sha256 TEXT NOT NULL,
+        version TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (text_sha256, version)
+    ) WITHOUT ROWID;
+    """,
 )
+
+# Keys per SELECT … IN (…): well under SQLite's limit on bound parameters.
+_KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,34 @@ class State:
             self._db.executemany(
                 f"INSERT OR REPLACE INTO {table.name} VALUES (?, ?, ?)",
                 [(key, version, document) for key, document in rows],
+            )
+
+    # --- vectors (merge/embeddings.py) ----------------------------------------------------------
+
+    def vectors(self, version: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The vectors kept under ``version`` for any of ``keys`` (text hashes), by key."""
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for at in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = list(keys[at : at + _KEYS_PER_QUERY])
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    self._db.execute(
+                        "SELECT text_sha256, vector FROM vectors "
+                        f"WHERE version = ? AND text_sha256 IN ({marks})",
+                        (version, *chunk),
+                    ).fetchall()
+                )
+        return found
+
+    def store_vectors(self, version: str, rows: Sequence[tuple[str, bytes]]) -> None:
+        """Keep ``(text hash, vector)`` rows under ``version`` in one transaction; vectors of
+        any other version go, since nothing will ask for them again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM vectors WHERE version <> ?", (version,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(key, version, vector) for key, vector in rows],
             )
 
     # --- batches ---------------------------------------------------------------------------------
