@@ -1,4 +1,4 @@
-"""brief.pdf: Typst, real footnotes, an outline, page numbers, CJK names, the same bytes twice."""
+"""brief.pdf: Typst, linked notes, an outline, page numbers, CJK names, the same bytes twice."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fakeserver import FakeOpenAI
 from briefing import pipeline
 from briefing.config import load_settings
 from briefing.errors import RenderError
-from briefing.models import Brief
+from briefing.models import Brief, Citation
 from briefing.render import _view
 from briefing.render.pdf import render_pdf
 
@@ -32,14 +32,15 @@ def text_of(path: Path) -> str:
     return " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(path).pages)
 
 
-def test_the_seeds_pdf_has_outline_footnotes_and_page_numbers(
+def test_the_seeds_pdf_has_outline_notes_and_page_numbers(
     fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     result = build(fake_openai, ROOT / "seeds", tmp_path / "out")
     pdf = result.paths["pdf"]
     reader = pypdf.PdfReader(pdf)
     titles = [o["/Title"] for o in reader.outline if isinstance(o, dict)]
-    assert titles[:2] == ["Key developments", "Timeline"] and "Sources" in titles
+    assert titles[:2] == ["Key developments", "Timeline"] and titles[-1] == "Notes"
+    assert "Sources" in titles
     pages = len(reader.pages)
     assert pages >= 2 and f"1 / {pages}" in reader.pages[0].extract_text()
     text = text_of(pdf)
@@ -47,9 +48,9 @@ def test_the_seeds_pdf_has_outline_footnotes_and_page_numbers(
     notes = {
         (c.file, c.start, c.end): c for claim in result.brief.claims() for c in claim.citations
     }
-    for citation in notes.values():  # every note's quote is printed, as a footnote
+    for citation in notes.values():  # every note's quote is printed, in Notes
         assert "".join(citation.quote.split()) in squeezed, citation.quote[:60]
-    # Each note is printed once ("file:line — “quote”"): a note cited again reuses its footnote.
+    # Each note is printed once ("file:line — “quote”"): a note cited again reuses its number.
     assert len(notes) == len(re.findall(r"\.txt:\d+—“", squeezed))
     again = render_pdf(_view(result.brief))
     assert again == pdf.read_bytes()  # the same brief, the same bytes
@@ -130,3 +131,36 @@ def test_build_writes_only_the_formats_asked_for(fake_openai: FakeOpenAI, tmp_pa
     result = pipeline.build(dataclasses.replace(settings, merge_questions=0), [ROOT / "seeds"])
     assert "pdf" in result.paths and "html" not in result.paths
     assert not (tmp_path / "out" / "brief.html").exists()
+
+
+def test_many_long_notes_on_one_line_all_print(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    # Scraped corpora cite paragraph-long "sentences", several on one timeline line. As
+    # page-bottom footnotes they overflowed the page and Typst failed ("label <note-23> does not
+    # exist": it dropped footnotes; or "tags weren't properly closed"). As notes, all print.
+    brief = build(fake_openai, ROOT / "seeds", tmp_path / "out").brief
+    every = list(dict.fromkeys(c for claim in brief.claims() for c in claim.citations))
+
+    def long(c: Citation) -> Citation:
+        quote = " ".join([c.quote] * 16)
+        return c.model_copy(update={"quote": quote, "end": c.start + len(quote)})
+
+    rows = tuple(
+        t.model_copy(
+            update={
+                "claim": t.claim.model_copy(
+                    update={
+                        "citations": tuple(long(every[(4 * i + j) % len(every)]) for j in range(4))
+                    }
+                )
+            }
+        )
+        for i, t in enumerate(brief.timeline)
+    )
+    view = _view(brief.model_copy(update={"timeline": rows}))
+    pdf = tmp_path / "crowded.pdf"
+    pdf.write_bytes(render_pdf(view))
+    squeezed = "".join(text_of(pdf).split())
+    assert len(view["notes"]) > 20
+    assert len(re.findall(r"\.txt:\d+—“", squeezed)) == len(view["notes"])  # each printed once
+    for note in view["notes"]:
+        assert "".join(note["quote"].split())[:300] in squeezed

@@ -2,8 +2,10 @@
 
 The text goes into Typst as data, never as markup: :func:`document` builds plain strings from
 the brief, they travel as JSON in ``sys.inputs``, and ``templates/brief.typ`` places them. A
-quote holding ``# $ @ < * _ [ ] \\`` prints as written. Citations are real page-bottom
-footnotes; a note cited a second time points at the first footnote instead of repeating it.
+quote holding ``# $ @ < * _ [ ] \\`` prints as written. Citations are superscript numbers that
+link to their note in Notes at the end, as in ``brief.md``: page-bottom footnotes lost notes
+when one line cited several paragraph-long quotes (Typst dropped footnotes that overflowed a
+page, or failed).
 
 Fonts: Libertinus Serif (OFL-1.1, inside Typst) for Latin text, then Noto Sans CJK (OFL-1.1,
 from the pinned ``cvttf-notosanscjk-regular`` wheel, sha256 checked), which covers Latin,
@@ -117,7 +119,7 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
     brief = view["brief"]
 
     def cites(item: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"n": link["n"], "first": link["id"].endswith("-1")} for link in item["links"]]
+        return [{"n": link["n"]} for link in item["links"]]
 
     def line(item: dict[str, Any]) -> dict[str, Any]:
         text = " ".join([item["text"], *item["marks"]])
@@ -192,7 +194,7 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
         "meta": (
             f"Sources read: {len(brief.sources)}. Events: {len(view['timeline'])}; "
             f"disagreements between sources: {len(view['disagreements'])}. Every sentence cites "
-            "the exact words of a source, in the footnotes."
+            "the exact words of a source, given in the notes at the end."
         ),
         "changes": changes if brief.changes is not None else None,
         "key_points": [line(p) for p in view["key_points"]],
@@ -218,8 +220,8 @@ def document(view: dict[str, Any]) -> dict[str, Any]:
             for i, s in enumerate(brief.sources, 1)
         ],
         "failures": [f"{f.path} ({f.stage}): {f.reason}" for f in brief.failures],
-        "notes": {
-            str(n["n"]): f"{Path(n['file']).name}:{n['line']} — “{n['quote']}”"
+        "notes": [
+            {"n": n["n"], "text": f"{Path(n['file']).name}:{n['line']} — “{n['quote']}”"}
             for n in view["notes"]
-        },
+        ],
     }
