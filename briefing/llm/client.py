@@ -19,6 +19,13 @@ from .pacing import Pacer
 
 Message = dict[str, str]
 
+# The SDK's errors transport.py tells apart, named here so that this module is the only one
+# that imports openai (the design's rule: one place knows the SDK).
+AuthenticationError = openai.AuthenticationError
+APIConnectionError = openai.APIConnectionError
+APIStatusError = openai.APIStatusError
+APITimeoutError = openai.APITimeoutError
+
 # Makes the openai client when the first request must really go out.
 Connect = Callable[[], openai.OpenAI]
 

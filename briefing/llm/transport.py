@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import httpx2
-import openai
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -32,7 +31,13 @@ from .attempt import Completion, send_once
 from .attempt import NoticeCallback as NoticeCallback
 from .attempt import Request as Request
 from .attempt import TokenCallback as TokenCallback
-from .client import Client
+from .client import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    Client,
+)
 from .pacing import Cancelled, Pacer, Permit
 
 R = TypeVar("R")
@@ -77,17 +82,17 @@ def complete(client: Client, settings: Settings, request: Request) -> Completion
     except Cancelled as exc:
         exc.usage = Usage(requests=attempts)
         raise
-    except openai.AuthenticationError as exc:
+    except AuthenticationError as exc:
         raise AuthenticationFailed(
             f"the server rejected the API key ({_describe(exc)})", Usage(requests=attempts)
         ) from exc
-    except (openai.APIConnectionError, httpx2.TransportError) as exc:
+    except (APIConnectionError, httpx2.TransportError) as exc:
         raise ServerUnreachable(
             f"no answer from {settings.base_url or 'the OpenAI API'} after {attempts} tries "
             f"({_describe(exc)})",
             Usage(requests=attempts),
         ) from exc
-    except openai.APIStatusError as exc:
+    except APIStatusError as exc:
         raise LLMError(
             f"the server refused the request: {_describe(exc)}", Usage(requests=attempts)
         ) from exc
@@ -108,7 +113,7 @@ def _paced_once(
     notice: str | None
     try:
         done, headers = send_once(client, settings, request)
-    except openai.APIStatusError as exc:
+    except APIStatusError as exc:
         notice = pacer.failed(
             permit,
             status=exc.status_code,
@@ -157,16 +162,16 @@ def call_retried(what: str, call: Callable[[], R]) -> R:
     )
     try:
         return retrying(call)
-    except openai.APIStatusError as exc:
+    except APIStatusError as exc:
         raise LLMError(f"{what} refused: HTTP {exc.status_code}: {exc.message}") from exc
-    except (openai.APIConnectionError, httpx2.TransportError) as exc:
+    except (APIConnectionError, httpx2.TransportError) as exc:
         raise LLMError(f"{what} did not answer: {exc}") from exc
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError)
+    return isinstance(exc, APIConnectionError | httpx2.TransportError)
 
 
 def _wait_strategy(settings: Settings) -> Callable[[RetryCallState], float]:
@@ -187,7 +192,7 @@ def _wait_strategy(settings: Settings) -> Callable[[RetryCallState], float]:
 
 def _retry_after(exc: BaseException | None) -> float | None:
     """Seconds the server asked us to wait (``Retry-After`` / ``retry-after-ms``), if any."""
-    if not isinstance(exc, openai.APIStatusError):
+    if not isinstance(exc, APIStatusError):
         return None
     headers = exc.response.headers
     try:
@@ -201,12 +206,12 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 def _describe(exc: BaseException | None) -> str:
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, APIStatusError):
         message = exc.message
         return f"HTTP {exc.status_code}: {message}"[:200]
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, APITimeoutError):
         return "request timed out"
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, APIConnectionError):
         cause = exc.__cause__
         return f"connection failed: {cause or exc}"[:200]
     if isinstance(exc, httpx2.RemoteProtocolError):
