@@ -822,7 +822,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--format",
         dest="formats",
         default="md,html",
-        help="--format for the build (md,html: the corpus has U+FFFD, which no PDF font prints)",
+        help="--format for the build (default md,html; add pdf to time Typst as well)",
     )
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     p.add_argument(
