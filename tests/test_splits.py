@@ -161,7 +161,7 @@ def test_a_state_from_before_the_split_table_is_upgraded(
         )
     first = read_with_state(out, files)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS) == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS) >= 5
         assert db.execute("SELECT text FROM completions").fetchall() == [("reply",)]
     assert len(stored_rows(out)) == len(SEEDS)
     segmented.clear()

@@ -123,3 +123,23 @@ def test_a_killed_embedding_keeps_the_chunks_it_finished(
         with pytest.raises(KeyboardInterrupt):
             embedder.embed(TEXTS)
     assert len(rows(tmp_path)) == 2
+
+
+def test_a_state_of_schema_5_is_upgraded_and_keeps_its_replies(tmp_path: Path) -> None:
+    path = state.state_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:  # as the briefing before the vectors left it
+        for script in state.MIGRATIONS[:5]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 5")
+        db.execute(
+            "INSERT INTO completions VALUES ('k', 'extract', 'm', 's', 'reply', 'stop', "
+            "'{\"prompt_tokens\": 1}', 'then')"
+        )
+    with state.open_state(tmp_path) as st:
+        assert st.vectors(VECTOR_VERSION, [text_key(TEXTS[0])]) == {}
+        st.store_vectors(VECTOR_VERSION, [(text_key(TEXTS[0]), b"x")])
+        reply = st.reply("k")
+    assert reply is not None and reply.text == "reply"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS) == 6

@@ -16,9 +16,9 @@ source's bytes and title and the rules' version. What is new is written in one t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -49,6 +49,9 @@ class _Hidden(BaseModel):
     instructions: tuple[int, ...]
 
 
+_Doc = TypeVar("_Doc", _Splits, _Hidden)
+
+
 class StateSentenceCache:
     """A ``read.sentences.SentenceCache`` over the refresh state; new splits are held until
     :meth:`flush`. For one reading thread (the build reads one file at a time)."""
@@ -63,37 +66,26 @@ class StateSentenceCache:
     def get(self, text_sha256: str, segmenter: str) -> Sequence[Span] | None:
         """The spans kept for this text and segmenter; None when there are none or the row
         does not decode."""
-        held = self._new.get(segmenter, {}).get(text_sha256)
-        stored = held if held is not None else self._st.sentence_split(text_sha256, segmenter)
-        if stored is None:
+        doc = self._recall(self._new, segmenter, text_sha256, self._st.sentence_split, _Splits)
+        if doc is None:
             self.misses += 1
             return None
-        try:
-            spans = _Splits.model_validate_json(stored).spans
-        except ValidationError:
-            self.misses += 1
-            return None  # written by something else, or damaged: the text is split again
         self.hits += 1
-        return spans
+        return doc.spans
 
     def put(self, text_sha256: str, segmenter: str, spans: Sequence[Span]) -> None:
         """Hold a new split; written with the next :meth:`flush` (at once every
         ``flush_every`` new splits)."""
-        document = _Splits(spans=tuple((a, b) for a, b in spans)).model_dump_json()
-        self._new.setdefault(segmenter, {})[text_sha256] = document
-        if sum(map(len, self._new.values())) >= self._flush_every:
-            self.flush()
+        self._hold(
+            self._new, segmenter, text_sha256, _Splits(spans=tuple((a, b) for a, b in spans))
+        )
 
     def get_hidden(self, key: str, rules: str) -> Hidden | None:
         """A ``read.hidden.HiddenCache``: the hidden sentences kept for a source under
         ``rules``; None when there are none or the row does not decode."""
-        stored = self._new_hidden.get(rules, {}).get(key) or self._st.hidden_sentences(key, rules)
-        if stored is None:
+        doc = self._recall(self._new_hidden, rules, key, self._st.hidden_sentences, _Hidden)
+        if doc is None:
             return None
-        try:
-            doc = _Hidden.model_validate_json(stored)
-        except ValidationError:
-            return None  # damaged or foreign: worked out again
         return Hidden(
             frozenset(doc.furniture), frozenset(doc.headline), frozenset(doc.instructions)
         )
@@ -105,8 +97,33 @@ class StateSentenceCache:
             headline=tuple(sorted(hidden.headline)),
             instructions=tuple(sorted(hidden.instructions)),
         )
-        self._new_hidden.setdefault(rules, {})[key] = doc.model_dump_json()
-        if sum(map(len, self._new_hidden.values())) >= self._flush_every:
+        self._hold(self._new_hidden, rules, key, doc)
+
+    def _recall(
+        self,
+        held: dict[str, dict[str, str]],
+        version: str,
+        key: str,
+        stored: Callable[[str, str], str | None],
+        model: type[_Doc],
+    ) -> _Doc | None:
+        """A document held since the last flush or stored, decoded; None when there is none
+        or it does not decode (written by something else, or damaged: worked out again)."""
+        document = held.get(version, {}).get(key)
+        if document is None:
+            document = stored(key, version)
+        if document is None:
+            return None
+        try:
+            return model.model_validate_json(document)
+        except ValidationError:
+            return None
+
+    def _hold(
+        self, held: dict[str, dict[str, str]], version: str, key: str, doc: BaseModel
+    ) -> None:
+        held.setdefault(version, {})[key] = doc.model_dump_json()
+        if sum(map(len, held.values())) >= self._flush_every:
             self.flush()
 
     def flush(self) -> None:
