@@ -581,6 +581,12 @@ def test_repair_reply_leaves_what_it_cannot_read_to_validation(seed: Source) -> 
         ({"date": None, "status": "planned", "evidence": [15],
           "summary": "National security advisers will meet in Seoul."}, "2023-12-08", "planned"),
         ({"date": "2023-12-07", "status": "claimed"}, "2023-12-07", "claimed"),
+        # Sentence 11 says "at Camp David in August", 15 "On Friday and Saturday": the summary
+        # says August and no weekday, so Friday (the 1st) is not its date.
+        ({"date": "2023-08-01", "evidence": [11, 15],
+          "summary": "The three countries met at Camp David in August."}, "2023-08", "occurred"),
+        ({"date": "2023-08-01", "evidence": [11, 15],
+          "summary": "The three countries met on Friday after August."}, "2023-12-01", "occurred"),
     ],
 )  # fmt: skip
 def test_repair_reply_dates(

@@ -151,6 +151,25 @@ def test_two_plans_for_two_places_never_merge() -> None:
     assert scored.hard and scored.verdict == "different"
 
 
+def test_place_fields_that_differ_where_both_texts_name_one_venue_do_not_part_them() -> None:
+    # Seed 002 writes "the Camp David presidential retreat in Washington" (so "Washington, DC");
+    # seed 001 "at Camp David in August" ("Camp David, USA"). The venue both name decides.
+    cast = frozenset({"Japan", "South Korea", "United States"})
+    a = facts(source_id="a", place="Camp David, USA", places=frozenset({"Camp David"}),
+              actors=cast)  # fmt: skip
+    b = facts(source_id="b", place="Washington, DC", status="planned", actors=cast,
+              places=frozenset({"Camp David", "Washington"}),
+              capitals=frozenset({"Washington"}))  # fmt: skip
+    shared = score_pair(0, 1, a, b, 0.55)
+    assert "different places" not in shared.reason and "the same venue named" in shared.reason
+    # Only a capital in common (where a government sits) is no venue: the places still part.
+    c = facts(source_id="c", place="Seoul", places=frozenset({"Washington"}),
+              capitals=frozenset({"Washington"}), actors=cast)  # fmt: skip
+    parted = score_pair(1, 2, b, c, 0.55)
+    assert "different places" in parted.reason
+    assert parted.score < shared.score - 0.2
+
+
 def test_alike_statements_with_nothing_concrete_in_common_stay_apart() -> None:
     a = facts(source_id="a", actors=frozenset({"Japan", "United States"}))
     b = facts(source_id="b", actors=frozenset({"Japan", "United States"}))

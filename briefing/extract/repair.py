@@ -134,7 +134,8 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
     "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
     background event undated rather than dated by the publication, call an event dated after
     publication "planned" (it cannot have occurred yet), and resolve a weekday the cited text
-    names ("on Thursday") against the publication date."""
+    names ("on Thursday") against the publication date, unless the summary itself says the
+    month of the date and no weekday."""
     date, status = event.get("date"), event.get("status")
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
@@ -156,6 +157,14 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
     summary = event.get("summary")
     if status == "occurred" and isinstance(summary, str) and _FUTURE.search(summary):
         status = "planned"
-    if status in ("occurred", "planned"):
+    # Unless the model's own summary puts it in the month of its date and names no weekday:
+    # "met at Camp David in August", cited with another sentence's "On Friday", stays August.
+    in_its_month = (
+        isinstance(date, str)
+        and isinstance(summary, str)
+        and dates.names_month_of(summary, date)
+        and not dates.names_weekday(summary)
+    )
+    if status in ("occurred", "planned") and not in_its_month:
         date = dates.weekday_date(cited, published, status) or date
     return {**event, "date": date, "status": status}

@@ -131,10 +131,17 @@ def score_pair(
             hard = True
             why.append(f"dates {apart} days apart")
 
+    # A venue both texts name ("Camp David") says where better than the place fields do: one
+    # source's "Camp David presidential retreat in Washington" gave "Washington, DC" against
+    # another's "Camp David, USA". Then the fields differing is the sources' disagreement on
+    # the place (the ledger shows it), not a sign of two events.
+    shared_venue = (fa.places & fb.places) - fa.capitals - fb.capitals
     if fa.place and fb.place:
         if places_compatible(fa.place, fb.place):
             score += W_PLACE_SAME
             why.append("same place")
+        elif shared_venue:
+            why.append("places differ, the same venue named")
         else:
             score += W_PLACE_OTHER
             why.append("different places")
@@ -142,7 +149,7 @@ def score_pair(
                 hard = True  # two plans for two places are two plans
 
     if fa.places & fb.places:
-        venue = (fa.places & fb.places) - fa.capitals - fb.capitals
+        venue = shared_venue
         score += W_NAMED_PLACE if venue else W_NAMED_CAPITAL
         why.append("same named place")
         if (

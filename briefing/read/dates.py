@@ -58,6 +58,11 @@ def weekday_date(text: str, published: str | None, status: Status) -> str | None
     return (day - dt.timedelta(days=-shift % 7)).isoformat()
 
 
+def names_weekday(text: str) -> bool:
+    """``text`` names a day of the week ("on Thursday")."""
+    return _WEEKDAY.search(text) is not None
+
+
 def drop_padding(date: str, text: str) -> str:
     """``2024-07`` for ``2024-07-01`` when ``text`` does not write the first of the month: a
     small model pads "in July" to a full date."""
@@ -82,7 +87,7 @@ def date_basis(date: str | None, evidence: str, published: str | None) -> DateBa
         weekday_date(evidence, published, "planned"),
     ):
         return "relative"
-    if _WRITTEN_DATE.search(evidence) or _named_month(evidence, date):
+    if _WRITTEN_DATE.search(evidence) or names_month_of(evidence, date):
         return "stated"
     if _RELATIVE.search(evidence):
         return "relative"
@@ -91,7 +96,7 @@ def date_basis(date: str | None, evidence: str, published: str | None) -> DateBa
     return "inferred"
 
 
-def _named_month(text: str, date: str) -> bool:
+def names_month_of(text: str, date: str) -> bool:
     """``text`` names the month of ``date`` on its own ("in August" for 2023-08)."""
     months = {m.group(0) for m in _MONTH_NAME.finditer(text)}
     return len(date) >= 7 and dt.date(2000, int(date[5:7]), 1).strftime("%B") in months
