@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 from fakeserver import FakeOpenAI, Reply
 
-from briefing.compose import compose, echoes_scope, fit_rows, ranked, without_labels
+from briefing.compose import (
+    before_stray_script,
+    compose,
+    echoes_scope,
+    fit_rows,
+    ranked,
+    without_labels,
+)
 from briefing.config import BriefSpec, load_settings
 from briefing.extract.ground import cite
 from briefing.llm import make_client
@@ -343,6 +350,21 @@ def test_labels_never_reach_the_reader() -> None:
     assert (
         without_labels("They met in Tokyo. There: they agreed.")
         == "They met in Tokyo. They agreed."
+    )
+
+
+def test_a_point_drifting_into_another_script_ends_at_its_last_whole_sentence() -> None:
+    sources = "The three countries met at Camp David. They agreed to meet once a year."
+    drifted = (
+        "The three countries met at Camp David. They seek closer ties in the growing regional и"
+    )
+    assert before_stray_script(drifted, sources) == "The three countries met at Camp David."
+    assert before_stray_script("They met и agreed.", sources) == "They met agreed."
+    # A script the sources write is no drift: Korean names, "Seoul (서울)".
+    named = "Leaders met in Seoul (서울) on Friday."
+    assert before_stray_script(named, "The leaders met in 서울.") == named
+    assert (
+        before_stray_script("Kishida met Yoon in Tōkyō.", sources) == "Kishida met Yoon in Tōkyō."
     )
 
 
