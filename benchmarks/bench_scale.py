@@ -427,27 +427,31 @@ class Options:
     keep: bool  # leave sources, output folders and batch files in the work folder
 
 
+@dataclasses.dataclass(frozen=True)
+class Rig:
+    """What every measured build runs against: the fake server and its model, the request
+    kinds to count, the work folder, the environment and the options."""
+
+    fake: FakeOpenAI
+    model: SlowModel
+    kinds: dict[str, str]
+    work: Path
+    env: dict[str, str]
+    opts: Options
+
+
 def _cpu_self() -> float:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return u.ru_utime + u.ru_stime
 
 
-def measure_build(
-    fake: FakeOpenAI,
-    model: SlowModel,
-    kinds: dict[str, str],
-    args: list[str],
-    work: Path,
-    out: Path,
-    env: dict[str, str],
-    opts: Options,
-    profile: Path | None,
-) -> dict[str, Any]:
+def measure_build(rig: Rig, args: list[str], out: Path, profile: Path | None) -> dict[str, Any]:
     """Run one ``briefing build``; its figures, with the server's side of it."""
+    fake, model, kinds, opts = rig.fake, rig.model, rig.kinds, rig.opts
     fake.requests.clear()
     refused_before = model.refused
     cpu_before = _cpu_self()
-    run = run_briefing(args, work, env, opts.max_s, profile)
+    run = run_briefing(args, rig.work, rig.env, opts.max_s, profile)
     server_cpu = _cpu_self() - cpu_before
     received = len(fake.requests)
     refused = model.refused - refused_before
@@ -501,18 +505,9 @@ def measure_build(
     return row
 
 
-def measure_n(
-    n: int,
-    articles: Sequence[Article],
-    fake: FakeOpenAI,
-    model: SlowModel,
-    kinds: dict[str, str],
-    work: Path,
-    env: dict[str, str],
-    opts: Options,
-    batch_ok: bool,
-) -> dict[str, Any]:
+def measure_n(rig: Rig, n: int, articles: Sequence[Article], batch_ok: bool) -> dict[str, Any]:
     """Write ``n`` sources and build them live (and by batch when ``batch_ok``)."""
+    work, opts, fake = rig.work, rig.opts, rig.fake
     folder = work / f"sources-{n}"
     t = time.monotonic()
     rows = corpus_rows(n, articles)
@@ -544,42 +539,28 @@ def measure_n(
         out = work / f"out-live-{n}"
         shutil.rmtree(out, ignore_errors=True)
         args = ["build", str(folder), "--out", str(out), *common]
-        result["live"] = measure_build(
-            fake, model, kinds, args, work, out, env, opts, profile("live")
-        )
+        result["live"] = measure_build(rig, args, out, profile("live"))
         if not opts.keep:
             shutil.rmtree(out, ignore_errors=True)
     if opts.batch and batch_ok:
-        result["batch"] = measure_batch(
-            n, folder, fake, model, kinds, work, env, opts, common, profile("batch")
-        )
+        result["batch"] = measure_batch(rig, n, folder, common, profile("batch"))
     if not opts.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
 def measure_batch(
-    n: int,
-    folder: Path,
-    fake: FakeOpenAI,
-    model: SlowModel,
-    kinds: dict[str, str],
-    work: Path,
-    env: dict[str, str],
-    opts: Options,
-    common: list[str],
-    profile: Path | None,
+    rig: Rig, n: int, folder: Path, common: list[str], profile: Path | None
 ) -> dict[str, Any]:
     """``--batch-file``, results made here, then ``--batch-results``: each measured."""
+    work, opts = rig.work, rig.opts
     out = work / f"out-batch-{n}"
     shutil.rmtree(out, ignore_errors=True)
     requests_file = work / f"requests-{n}.jsonl"
     results_file = work / f"results-{n}.jsonl"
     requests_file.unlink(missing_ok=True)
     args = ["build", str(folder), "--out", str(out), *common]
-    write = measure_build(
-        fake, model, kinds, [*args, "--batch-file", str(requests_file)], work, out, env, opts, None
-    )
+    write = measure_build(rig, [*args, "--batch-file", str(requests_file)], out, None)
     section: dict[str, Any] = {"write_requests": _slim(write)}
     if not requests_file.exists():
         section["error"] = "no requests file written"
@@ -588,20 +569,10 @@ def measure_batch(
     with open(requests_file, encoding="utf-8") as f:
         section["requests_file_lines"] = sum(1 for line in f if line.strip())
     t = time.monotonic()
-    section.update(batch_results(requests_file, results_file, model.respond))
+    section.update(batch_results(requests_file, results_file, rig.model.respond))
     section["make_results_s"] = round(time.monotonic() - t, 2)
     section["results_file_mb"] = round(results_file.stat().st_size / 2**20, 2)
-    finish = measure_build(
-        fake,
-        model,
-        kinds,
-        [*args, "--batch-results", str(results_file)],
-        work,
-        out,
-        env,
-        opts,
-        profile,
-    )
+    finish = measure_build(rig, [*args, "--batch-results", str(results_file)], out, profile)
     section["from_results"] = _slim(finish)
     if not opts.keep:
         for path in (requests_file, results_file):
@@ -886,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
         fake.respond_with(slow)
         for n in sorted(args.n):
             print(f"  N = {n:,} ...", flush=True)
-            row = measure_n(n, articles, fake, slow, kinds, work, env, opts, batch_ok)
+            row = measure_n(Rig(fake, slow, kinds, work, env, opts), n, articles, batch_ok)
             results.append(row)
             if args.json:  # what is done so far, in case a later N is stopped
                 write_json(args.json, info, args, batch_ok, results)
