@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..models import Sentence
 
@@ -44,9 +45,12 @@ class Alignment:
     moved: bool
 
 
-def content_words(text: str) -> set[str]:
+# Kept per text: every reply's alignment reads its window's sentences again, and a quarter of
+# the client's CPU a request was this (bench_client_cpu.py --profile, session 7).
+@lru_cache(maxsize=65536)
+def content_words(text: str) -> frozenset[str]:
     """Lower-cased words of three letters or more, without common function words."""
-    return {w.lower().strip("’'-") for w in _WORD.findall(text)} - _STOPWORDS
+    return frozenset(w.lower().strip("’'-") for w in _WORD.findall(text)) - _STOPWORDS
 
 
 def align(
