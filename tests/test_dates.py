@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from briefing.models import Status
-from briefing.read.dates import date_basis, weekday_date
+from briefing.read.dates import date_basis, month_ahead, weekday_date
 from briefing.read.sources import read_source
 
 SEEDS = sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
@@ -159,3 +159,20 @@ def test_basis_of_seed_sentences() -> None:
     seed_004 = read_source(SEEDS[4])
     meeting = seed_004.sentences[5].text  # "On December 9, 2024, ..."
     assert date_basis("2024-12-09", meeting, seed_004.published) == "stated"
+
+
+@pytest.mark.parametrize(
+    ("text", "published", "month"),
+    [
+        ("The US plans to host a summit in July beside NATO.", "2024-04-01", "2024-07"),
+        ("They will meet again in January.", "2023-12-07", "2024-01"),  # the next January
+        ("They will meet in December.", "2023-12-07", "2023-12"),
+        # A month of the past in a sentence with no plan, a day written, the verb "may":
+        ("The satellite launch in November followed two failures.", "2023-12-07", None),
+        ("They will meet in July 9-11 in Washington.", "2024-04-01", None),
+        ("They will meet, as they may in the past.", "2024-04-01", None),
+        ("They will meet in July.", None, None),
+    ],
+)  # fmt: skip
+def test_month_ahead(text: str, published: str | None, month: str | None) -> None:
+    assert month_ahead(text, published) == month

@@ -497,6 +497,23 @@ def test_an_occurred_event_dated_after_publication_becomes_planned(
     assert grounded.date_basis == "stated"  # "1 April 2024" is written in the cited sentence
 
 
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [("2024-04-01", "2024-07"), (None, "2024-07"), ("2024-07-10", "2024-07-10")],
+)
+def test_a_plan_for_a_month_is_not_dated_by_the_dateline(date: str | None, expected: str) -> None:
+    # Seed 000's sentence 3: "Tokyo, 1 April 2024 (TDI): The United States plans to host a
+    # trilateral summit … in July …". The model dated the plan by its dateline; a date of its
+    # own that is not the publication day is kept.
+    source = read_source(SEEDS[0])
+    summary = "The United States plans to host a trilateral summit with Korea and Japan."
+    plan = draft(date=date, evidence=[3], summary=summary, status="planned")
+    [event] = repair_reply({"events": [plan]}, source.sentences[:8], None, source.published)[
+        "events"
+    ]
+    assert (event["date"], event["status"]) == (expected, "planned")
+
+
 def test_a_weekday_of_an_event_wrongly_called_occurred_is_not_moved_into_the_past(
     fake_openai: FakeOpenAI, seed: Source
 ) -> None:

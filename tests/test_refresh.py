@@ -21,7 +21,7 @@ from fakeserver import FakeOpenAI, Reply
 from briefing import pipeline, resources
 from briefing.config import Settings, load_settings
 from briefing.errors import StateError
-from briefing.store import state
+from briefing.store import migrations, state
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_SOURCE = """Allies meet in Tokyo on North Korean missiles
@@ -241,7 +241,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with state.open_state(tmp_path):
         pass
     with sqlite3.connect(state.state_path(tmp_path)) as db:
-        db.execute(f"PRAGMA user_version = {len(state.MIGRATIONS) + 1}")
+        db.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) + 1}")
     with pytest.raises(StateError, match="newer briefing"), state.open_state(tmp_path):
         pass
 
@@ -251,7 +251,7 @@ def test_migrations_bring_a_new_database_to_the_current_schema(tmp_path: Path) -
         tables = {r[0] for r in st._db.execute("SELECT name FROM sqlite_master")}
     assert {"completions", "runs", "sources", "run_sources"} <= tables
     with sqlite3.connect(state.state_path(tmp_path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS)
 
 
 def test_runs_and_diff_commands_read_the_state(

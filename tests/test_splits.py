@@ -19,7 +19,7 @@ from briefing.merge import linking
 from briefing.models import Source
 from briefing.read import hidden, sentences
 from briefing.read.sources import read_files, read_source
-from briefing.store import splits, state
+from briefing.store import migrations, splits, state
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -152,7 +152,7 @@ def test_a_state_from_before_the_split_table_is_upgraded(
     path = state.state_path(out)
     path.parent.mkdir(parents=True)
     with sqlite3.connect(path) as db:  # schema 4, as the briefing before this one left it
-        for script in state.MIGRATIONS[:4]:
+        for script in migrations.MIGRATIONS[:4]:
             db.executescript(script)
         db.execute("PRAGMA user_version = 4")
         db.execute(
@@ -161,7 +161,7 @@ def test_a_state_from_before_the_split_table_is_upgraded(
         )
     first = read_with_state(out, files)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS) >= 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS) >= 5
         assert db.execute("SELECT text FROM completions").fetchall() == [("reply",)]
     assert len(stored_rows(out)) == len(SEEDS)
     segmented.clear()

@@ -15,7 +15,7 @@ import pytest
 
 from briefing.merge import embeddings
 from briefing.merge.embeddings import DIMENSIONS, VECTOR_VERSION, Embedder, text_key
-from briefing.store import state
+from briefing.store import migrations, state
 
 TEXTS = [
     "The leaders of the US, Japan and South Korea met at Camp David in August.",
@@ -129,7 +129,7 @@ def test_a_state_of_schema_5_is_upgraded_and_keeps_its_replies(tmp_path: Path) -
     path = state.state_path(tmp_path)
     path.parent.mkdir(parents=True)
     with sqlite3.connect(path) as db:  # as the briefing before the vectors left it
-        for script in state.MIGRATIONS[:5]:
+        for script in migrations.MIGRATIONS[:5]:
             db.executescript(script)
         db.execute("PRAGMA user_version = 5")
         db.execute(
@@ -142,4 +142,4 @@ def test_a_state_of_schema_5_is_upgraded_and_keeps_its_replies(tmp_path: Path) -
         reply = st.reply("k")
     assert reply is not None and reply.text == "reply"
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(state.MIGRATIONS) == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS) == 6

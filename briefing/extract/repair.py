@@ -167,4 +167,8 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
     )
     if status in ("occurred", "planned") and not in_its_month:
         date = dates.weekday_date(cited, published, status) or date
+    # A plan "in July" is not for the day the article was published (its dateline): the model
+    # took "Tokyo, 1 April 2024 (TDI): … plans to host a summit … in July" for 1 April.
+    if status == "planned" and (date is None or date == published):
+        date = dates.month_ahead(cited, published) or date
     return {**event, "date": date, "status": status}

@@ -96,6 +96,29 @@ def date_basis(date: str | None, evidence: str, published: str | None) -> DateBa
     return "inferred"
 
 
+# A plan and the month it is for, in one sentence: "plans to host a summit … in July".
+_PLAN_IN_MONTH = re.compile(
+    r"\b(?i:will|plans? to|planning to|(?:is|are) (?:set|expected|scheduled|due) to)\b[^.;]*?"
+    r"\b(?i:in|by|until|next)\s+(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)\b(?!\s+\d)"  # capitalised: the verb "may" is no month
+)
+
+
+def month_ahead(text: str, published: str | None) -> str | None:
+    """The month a plan is for when ``text`` says so with no day ("… plans to host a summit …
+    in July", in an article of 1 April 2024 → 2024-07): the first such month on or after
+    publication. None when no plan in the text names a month, or there is no publication date."""
+    named = _PLAN_IN_MONTH.search(text)
+    if named is None or not published:
+        return None
+    month = _MONTH_NAMES.index(named.group(1)) + 1
+    year = int(published[:4]) + (month < int(published[5:7]))
+    return f"{year:04d}-{month:02d}"
+
+
+_MONTH_NAMES = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
+
+
 def names_month_of(text: str, date: str) -> bool:
     """``text`` names the month of ``date`` on its own ("in August" for 2023-08)."""
     months = {m.group(0) for m in _MONTH_NAME.finditer(text)}

@@ -17,7 +17,7 @@ It holds what a rebuild must not pay for again and what a reader may want to com
   and the embedding version, so a rebuild embeds only texts it has not seen.
 
 The schema is versioned with SQLite's ``user_version`` and numbered migrations, applied in order
-inside a transaction. One build at a time may hold an output folder (a lock file); a second one
+inside a transaction (``migrations.py``). One build at a time may hold an output folder (a lock file); a second one
 stops with a message naming the folder instead of interleaving its writes.
 """
 
@@ -37,104 +37,11 @@ from typing import IO, Any
 
 from ..errors import StateError
 from ..models import Decision, Usage
+from .migrations import connect
 
 STATE_DIR = ".briefing"
 DB_NAME = "state.db"
 LOCK_NAME = "lock"
-
-# Migration n (1-based) brings the schema from version n-1 to n. Append; never edit one that
-# has shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE completions (
-        key TEXT PRIMARY KEY,
-        purpose TEXT NOT NULL,
-        model TEXT NOT NULL,
-        server TEXT NOT NULL,
-        text TEXT NOT NULL,
-        finish_reason TEXT,
-        usage TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        started_at TEXT NOT NULL,
-        finished_at TEXT NOT NULL,
-        manifest TEXT NOT NULL,
-        events TEXT NOT NULL,
-        brief TEXT NOT NULL
-    );
-    CREATE TABLE sources (
-        id TEXT PRIMARY KEY,
-        path TEXT NOT NULL,
-        first_run INTEGER NOT NULL REFERENCES runs(id),
-        last_run INTEGER NOT NULL REFERENCES runs(id)
-    );
-    CREATE TABLE run_sources (
-        run_id INTEGER NOT NULL REFERENCES runs(id),
-        source_id TEXT NOT NULL,
-        path TEXT NOT NULL,
-        PRIMARY KEY (run_id, source_id)
-    );
-    """,
-    # 2: the brief as a record, so that a build with nothing new can render it again.
-    """
-    ALTER TABLE runs ADD COLUMN brief_record TEXT;
-    ALTER TABLE runs ADD COLUMN fingerprint TEXT;
-    """,
-    # 3: review decisions (one per claim id, kept across builds) and `briefing check` reports.
-    """
-    CREATE TABLE decisions (
-        claim_id TEXT PRIMARY KEY,
-        decision TEXT NOT NULL,
-        decided_at TEXT NOT NULL
-    );
-    CREATE TABLE checks (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER REFERENCES runs(id),
-        finished_at TEXT NOT NULL,
-        report TEXT NOT NULL
-    );
-    """,
-    # 4: Batch API batches submitted and not yet collected (a later build collects them).
-    """
-    CREATE TABLE batches (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        server TEXT NOT NULL,
-        model TEXT NOT NULL,
-        requests TEXT NOT NULL,
-        collected_at TEXT,
-        outcome TEXT,
-        usage TEXT
-    );
-    """,
-    # 5: sentence spans by text hash and segmenter version (store/splits.py; read/sentences.py),
-    # and the sentences no model is shown by source and rules version (read/hidden.py).
-    """
-    CREATE TABLE sentence_splits (
-        text_sha256 TEXT NOT NULL,
-        segmenter TEXT NOT NULL,
-        spans TEXT NOT NULL,
-        PRIMARY KEY (text_sha256, segmenter)
-    );
-    CREATE TABLE hidden_sentences (
-        source_key TEXT NOT NULL,
-        rules TEXT NOT NULL,
-        hidden TEXT NOT NULL,
-        PRIMARY KEY (source_key, rules)
-    );
-    """,
-    # 6: the merge's sentence vectors by text hash and embedding version (merge/embeddings.py).
-    """
-    CREATE TABLE vectors (
-        text_sha256 TEXT NOT NULL,
-        version TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (text_sha256, version)
-    ) WITHOUT ROWID;
-    """,
-)
 
 # Keys per SELECT … IN (…): well under SQLite's limit on bound parameters.
 _KEYS_PER_QUERY = 500
@@ -482,40 +389,11 @@ def open_state(out_dir: Path, *, exclusive: bool = True, existing: bool = False)
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder / LOCK_NAME, out_dir) if exclusive else _no_lock():
         path = folder / DB_NAME
-        connection = _connect(path)
+        connection = connect(path)
         try:
             yield State(path, connection)
         finally:
             connection.close()
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")  # readers never see half a transaction
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            db.close()
-            raise StateError(
-                f"{path} was written by a newer briefing (schema {version}; this one knows up "
-                f"to {len(MIGRATIONS)}): upgrade briefing, or build into another --out"
-            )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            db.execute("BEGIN")
-            for statement in _statements(MIGRATIONS[number - 1]):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        db.isolation_level = "DEFERRED"  # implicit transactions again, committed by `with db`
-        return db
-    except sqlite3.DatabaseError as exc:
-        raise StateError(
-            f"{path} is damaged ({exc}); move it away to start again from nothing"
-        ) from exc
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 @contextmanager
