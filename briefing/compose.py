@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from . import llm, resources
 from .config import BriefSpec, Settings
 from .errors import LLMError
 from .extract.align import content_words
+from .keypoint_text import before_stray_script, echoes_scope, whole_sentences, without_labels
 from .merge import MergeResult
 from .merge.aliases import load_aliases
 from .models import (
@@ -51,14 +50,6 @@ OUTCOME_RESTATED = 0.5  # share of an outcome's content words a point must use t
 # events (6,000 prompt tokens) the embedded model wrote one point restating the scope (measured
 # on 50 news articles); fewer, better-supported events keep it on what happened.
 MAX_KEY_EVENTS = 40
-# A point that takes this share of its words from the scope and not from the events it cites
-# restates what the brief is about, not what happened.
-SCOPE_ECHO = 0.4
-# "E3", "(E3)", "(E3, E7)", "as reported in E3": the model's handles, not words for a reader.
-_LABELS = re.compile(
-    r"\s*(?:,?\s*(?:as )?(?:reported|described|noted|stated|cited|seen) (?:in|by) )?"
-    r"\(?\b(?:E\d+)(?:\s*(?:,|and|&)\s*E\d+)*\b\)?"
-)
 
 
 @dataclass(frozen=True)
@@ -188,74 +179,12 @@ def fit_rows(rows: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[st
     return kept
 
 
-def echoes_scope(text: str, scope: str, cited: Sequence[str] = ()) -> bool:
-    """Whether a point says what the brief is about rather than what its events report: a large
-    share of its words are the scope's and in none of the ``cited`` events' words."""
-    words = content_words(text)
-    if not words:
-        return False
-    reported = set().union(*(content_words(c) for c in cited)) if cited else set()
-    borrowed = (words & content_words(scope)) - reported
-    return len(borrowed) / len(words) >= SCOPE_ECHO
-
-
 def _event_text(event: CanonicalEvent) -> str:
     """What an event's sources say: its summaries and quotes."""
     return " ".join(
         [event.summary, *(m.summary for m in event.mentions)]
         + [c.quote for m in event.mentions for c in m.citations]
     )
-
-
-def without_labels(text: str) -> str:
-    """``text`` with the model's event labels ("E3", "(E3, E7)", "as reported in E3") and the
-    prompt's own "There:" marker (a small model copies the row it read) removed."""
-    cleaned = _LABELS.sub("", text)
-    cleaned = re.sub(r"\s*\bThere:\s*(\w?)", lambda m: " " + m.group(1).upper(), cleaned)
-    cleaned = re.sub(r"\s+([,.;:])", r"\1", cleaned)
-    return " ".join(cleaned.split())
-
-
-def before_stray_script(text: str, sources: str) -> str:
-    """``text`` up to its last whole sentence before a word in a script ``sources`` never use:
-    a small model drifts into another language ("in the face of growing regional и", the
-    embedded model's words, measured on the seeds). With no whole sentence before it, only such
-    words are dropped."""
-    known = _scripts(sources)
-    words = text.split(" ")
-    stray = next((i for i, w in enumerate(words) if _scripts(w) - known), None)
-    if stray is None:
-        return text
-    head = " ".join(words[:stray])
-    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), -1)
-    if head.rstrip().endswith((".", "!", "?")):
-        return head.rstrip()
-    if end >= 0:
-        return head[: end + 1]
-    return " ".join(w for w in words if not _scripts(w) - known)
-
-
-def _scripts(text: str) -> set[str]:
-    """The scripts of the letters of ``text`` other than Latin ("CYRILLIC", "HANGUL", "CJK")."""
-    return {
-        unicodedata.name(ch, "?").split(" ")[0]
-        for ch in text
-        if ch.isalpha() and not ch.isascii() and not unicodedata.name(ch, "").startswith("LATIN")
-    }
-
-
-def whole_sentences(text: str) -> str:
-    """``text`` up to its last whole sentence before a cut ("…"): a small model copies event
-    rows, and a shortened row would end the point in mid-sentence. A point with no whole sentence
-    before the cut stays as it is."""
-    cut = re.search(r"\.\.\.|…", text)
-    if cut is None:
-        return text
-    head = text[: cut.start()]
-    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
-    if head.rstrip().endswith((".", "!", "?")):
-        return head.rstrip()
-    return head[: end + 1] if end >= 0 else text  # no whole sentence: better cut than nothing
 
 
 def compose(

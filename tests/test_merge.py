@@ -17,16 +17,10 @@ import numpy as np
 import pytest
 from fakeserver import FakeOpenAI, Reply
 
-from briefing.compose import (
-    before_stray_script,
-    compose,
-    echoes_scope,
-    fit_rows,
-    ranked,
-    without_labels,
-)
+from briefing.compose import compose, fit_rows, ranked
 from briefing.config import BriefSpec, load_settings
 from briefing.extract.ground import cite
+from briefing.keypoint_text import before_stray_script, echoes_scope, without_labels
 from briefing.llm import make_client
 from briefing.merge import Embedder, Judge, merge_events
 from briefing.merge.blocking import Mention, candidate_pairs

@@ -19,10 +19,10 @@ import scripted_model
 from fakeserver import FakeOpenAI, Reply
 
 from briefing import pipeline
-from briefing.compose import without_labels
 from briefing.config import LOCAL_WINDOW_CHARS, Settings, load_settings
 from briefing.errors import LLMError
 from briefing.extract.extraction import prepare
+from briefing.keypoint_text import without_labels
 from briefing.models import Source, Usage
 from briefing.read.furniture import furniture, headline_sentences
 from briefing.read.sources import read_source

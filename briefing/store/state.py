@@ -17,8 +17,8 @@ It holds what a rebuild must not pay for again and what a reader may want to com
   and the embedding version, so a rebuild embeds only texts it has not seen.
 
 The schema is versioned with SQLite's ``user_version`` and numbered migrations, applied in order
-inside a transaction (``migrations.py``). One build at a time may hold an output folder (a lock file); a second one
-stops with a message naming the folder instead of interleaving its writes.
+inside a transaction (``migrations.py``). One build at a time may hold an output folder (a lock
+file); a second one stops with a message naming the folder instead of interleaving its writes.
 """
 
 from __future__ import annotations
