@@ -430,6 +430,38 @@ def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
     assert talks.disputed == ("participants",)
 
 
+def test_who_led_it_is_read_from_the_sentence_after_a_records_own_citation(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # As above, but source two's own record cites its passing mention: the sentence after it,
+    # pointing back and naming who led, still joins that event.
+    one = source(tmp_path, "one.txt", "Cyber talks",
+                 "The three countries held cyber talks in Tokyo on December 7, 2023.",
+                 "The talks were led by Lee Jun-il, Jung Pak and Ishizuki Hideo.")  # fmt: skip
+    two = source(tmp_path, "two.txt", "Summit plans",
+                 "They discussed the cyber threat after the working group met in Tokyo in "
+                 "December 2023.",
+                 "In addition, Debevoise, Ambassador Naoki and Director General Jun-il are in "
+                 "charge of that group.")  # fmt: skip
+    talks_one = event(one, 2, "The three countries held cyber talks in Tokyo.", date="2023-12-07",
+                      location="Tokyo")  # fmt: skip
+    talks_one = talks_one.model_copy(
+        update={"citations": (*talks_one.citations, cite(one, 3, one.path))}
+    )
+    talks_two = event(two, 2, "The working group of the three countries met in Tokyo.",
+                      date="2023-12", location="Tokyo")  # fmt: skip
+    result = merge_events([talks_one, talks_two], [one, two], embedder)
+    (talks,) = [c for c in result.canonical if c.location == "Tokyo"]
+    assert set(talks.source_ids) == {one.id, two.id}
+    [linked] = [m for m in talks.mentions if m.alignment == "linked"]
+    assert "in charge of that group" in linked.citations[0].quote
+    (who,) = [d for d in result.disagreements if d.field == "participants"]
+    assert sorted(s.value for s in who.sides) == [
+        "Debevoise, Lee Jun-il, Naoki",
+        "Ishizuki Hideo, Jung Pak, Lee Jun-il",
+    ]
+
+
 def test_pairs_in_doubt_go_to_the_model_within_its_budget(
     tmp_path: Path, embedder: Embedder, fake_openai: FakeOpenAI
 ) -> None:

@@ -135,12 +135,14 @@ def link_mentions(
         if hits:
             own_rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
             work.append((g, lexical.closest(hits, mentions), own_rows))
-    if not work:
-        return Linked((), [list(g) for g in groups])
     # Only the sentences some group could take, and those groups' own, are embedded.
     needed = sorted({r for _, kept, own in work for r in (*kept, *own)})
     at = {r: k for k, r in enumerate(needed)}
-    sentence_vectors = embedder.embed([candidates[r][2] for r in needed])
+    sentence_vectors = (
+        embedder.embed([candidates[r][2] for r in needed])
+        if needed
+        else np.zeros((0, summary_vectors.shape[1]), dtype=np.float32)
+    )
 
     best: dict[tuple[str, int], tuple[float, int]] = {}  # sentence → (score, group)
     for g, kept, own_rows in work:
@@ -164,16 +166,26 @@ def link_mentions(
     per_group_source: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
     for (sid, n), (score, g) in best.items():
         per_group_source[(g, sid)].append((score, n))
-    # The next sentence, when it points back at what was just linked ("… are in charge of that
-    # summit") and says who led it, tells the same event: it is linked too.
-    for (_, sid), found in list(per_group_source.items()):
-        for _, n in list(found):
-            nxt = row_of.get((sid, n + 1))
-            if nxt is None or cited_by.get((sid, n + 1)) or (sid, n + 1) in best:
-                continue
-            text = candidates[nxt][2]
-            if _POINTS_BACK.search(text) and people_leading(text):
-                found.append((0.0, n + 1))
+    # The next sentence, when it points back at what was just told ("… are in charge of that
+    # summit") and says who led it, tells the same event: it is linked too, whether the sentence
+    # before was linked or cited by the group's own record of that source.
+    told: list[tuple[int, str, int]] = [
+        (g, sid, n) for (g, sid), found in per_group_source.items() for _, n in found
+    ]
+    told += [
+        (g, events[i].source_id, n)
+        for g, members in enumerate(groups)
+        for i in members
+        for n in _sentence_numbers(events[i], by_id[events[i].source_id])
+    ]
+    for g, sid, n in told:
+        nxt = row_of.get((sid, n + 1))
+        if nxt is None or cited_by.get((sid, n + 1)) or (sid, n + 1) in best:
+            continue
+        text = candidates[nxt][2]
+        found = per_group_source[(g, sid)]
+        if all(m != n + 1 for _, m in found) and _POINTS_BACK.search(text) and people_leading(text):
+            found.append((0.0, n + 1))
     new_groups = [list(g) for g in groups]
     linked: list[Event] = []
     for (g, sid), found in sorted(per_group_source.items()):
