@@ -399,9 +399,9 @@ def test_people_leading_reads_who_led_from_the_words() -> None:
     assert people_leading("Lee Jun-il said the talks went well.") == set()  # says, not leads
 
 
-def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
-    tmp_path: Path, embedder: Embedder
-) -> None:
+def talks_and_who_led_them(tmp_path: Path) -> tuple[Source, Source]:
+    """Two sources on one set of talks, each naming who led them, differently; the second
+    mentions the talks in passing, then says who led them in the next sentence."""
     one = source(tmp_path, "one.txt", "Cyber talks",
                  "The three countries held cyber talks in Tokyo on December 7, 2023.",
                  "The talks were led by Lee Jun-il, Jung Pak and Ishizuki Hideo.")  # fmt: skip
@@ -410,6 +410,13 @@ def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
                  "December 2023.",
                  "In addition, Debevoise, Ambassador Naoki and Director General Jun-il are in "
                  "charge of that group.")  # fmt: skip
+    return one, two
+
+
+def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    one, two = talks_and_who_led_them(tmp_path)
     events = [
         event(one, 2, "The three countries held cyber talks in Tokyo.", date="2023-12-07",
               location="Tokyo"),
@@ -435,14 +442,7 @@ def test_who_led_it_is_read_from_the_sentence_after_a_records_own_citation(
 ) -> None:
     # As above, but source two's own record cites its passing mention: the sentence after it,
     # pointing back and naming who led, still joins that event.
-    one = source(tmp_path, "one.txt", "Cyber talks",
-                 "The three countries held cyber talks in Tokyo on December 7, 2023.",
-                 "The talks were led by Lee Jun-il, Jung Pak and Ishizuki Hideo.")  # fmt: skip
-    two = source(tmp_path, "two.txt", "Summit plans",
-                 "They discussed the cyber threat after the working group met in Tokyo in "
-                 "December 2023.",
-                 "In addition, Debevoise, Ambassador Naoki and Director General Jun-il are in "
-                 "charge of that group.")  # fmt: skip
+    one, two = talks_and_who_led_them(tmp_path)
     talks_one = event(one, 2, "The three countries held cyber talks in Tokyo.", date="2023-12-07",
                       location="Tokyo")  # fmt: skip
     talks_one = talks_one.model_copy(
