@@ -225,6 +225,51 @@ def test_grouping_never_chains_across_a_pair_judged_different() -> None:
     assert group(3, same=[(0.9, 0, 1), (0.9, 1, 2)], apart=[]) == [[0, 1, 2]]
 
 
+def test_grouping_never_chains_stated_dates_weeks_apart() -> None:
+    # Undated B is like A (12 February) and like C (6 March); A and C were never scored, as
+    # blocking does not pair dates weeks apart. B joins the stronger; C stays apart.
+    dates = ["2017-02-12", None, "2017-03-06"]
+    assert group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[], dates=dates) == [[0, 1], [2]]
+    # A day or two apart, or a day inside its month, is one event told two ways.
+    near = ["2017-02-12", None, "2017-02-13"]
+    assert group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[], dates=near) == [[0, 1, 2]]
+    inside = ["2017-02", None, "2017-02-20"]
+    assert group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[], dates=inside) == [[0, 1, 2]]
+
+
+def test_two_years_next_to_each_other_cannot_be_one_event() -> None:
+    # 2012 and 2013 touch at new year: a day apart at their ends, but two years.
+    a = facts(source_id="a", date="2012")
+    b = facts(source_id="a", date="2013")
+    assert score_pair(0, 1, a, b, 0.95).hard
+    days = score_pair(0, 1, facts(date="2017-02-12"), facts(date="2017-02-13"), 0.95)
+    assert not days.hard and "1 day(s) apart" in days.reason
+
+
+def test_a_rare_word_in_common_is_something_concrete() -> None:
+    # Two papers' undated summaries of one charge: no place, day or person in common, but the
+    # words few mentions use ("indonesian", "vietnamese") pin it down as a name would.
+    a = facts(
+        source_id="a",
+        actors=frozenset({"Malaysia"}),
+        terms=frozenset({"charged", "indonesian", "vietnamese", "woman", "murder"}),
+    )
+    b = facts(
+        source_id="b",
+        actors=frozenset({"Malaysia"}),
+        terms=frozenset({"accuses", "indonesian", "vietnamese", "women", "murder"}),
+    )
+    rarity = {"indonesian": 0.9, "vietnamese": 0.9, "murder": 0.5, "charged": 0.8,
+              "accuses": 0.7, "woman": 0.6, "women": 0.6}  # fmt: skip
+    joined = score_pair(0, 1, a, b, 0.85, {"Malaysia": 0.3}, rarity)
+    assert joined.concrete and "nothing concrete" not in joined.reason
+    assert "rare words in common (indonesian, vietnamese)" in joined.reason
+    # Common words alone ("murder", named by half the mentions) are nothing concrete.
+    common = {t: 0.5 for t in rarity}
+    apart = score_pair(0, 1, a, b, 0.85, {"Malaysia": 0.3}, common)
+    assert not apart.concrete and apart.score < joined.score
+
+
 # --- independence ---------------------------------------------------------------------------------
 
 

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..extract.align import content_words
 from ..models import Actor, CanonicalEvent, Disagreement, Event, MergeDecision, Source, Usage
 from . import blocking, grouping, linking, outcomes, scoring
 from .actors import ActorNames, actor_records, resolve_actors
 from .canonical import build_canonical
 from .corroboration import Independence
-from .disagreements import event_disagreements
+from .disagreements import common_word, event_disagreements
 from .embeddings import Embedder, VectorCache
 from .judge import Judge
 from .signals import days_apart, precision
@@ -82,9 +83,12 @@ def merge_events(
     ]
     pairs = blocking.candidate_pairs(mentions, vectors)
     stats["candidate_pairs"] = len(pairs)
-    rarity = _rarity(facts)
+    rarity = _rarity([f.actors for f in facts])
+    term_rarity = _rarity([f.terms for f in facts])
     scored = [
-        scoring.score_pair(a, b, facts[a], facts[b], float(vectors[a] @ vectors[b]), rarity)
+        scoring.score_pair(
+            a, b, facts[a], facts[b], float(vectors[a] @ vectors[b]), rarity, term_rarity
+        )
         for a, b in pairs
     ]
     decisions = _decide(scored, events, names, judge)
@@ -105,7 +109,7 @@ def merge_events(
             or (s.score < KEEP_APART and not s.one_meeting)
         )
     ]
-    groups = grouping.group(len(events), same, apart)
+    groups = grouping.group(len(events), same, apart, [f.date for f in facts])
 
     linked = linking.link_mentions(events, groups, sources, embedder, names, files or {}, vectors)
     if linked.events:
@@ -148,13 +152,13 @@ def merge_events(
     )
 
 
-def _rarity(facts: Sequence[scoring.PairFacts]) -> dict[str, float]:
-    """Per actor, log(N / mentions naming it) / log(N): 0 when every mention names it."""
+def _rarity(named: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Per actor (or word), log(N / mentions naming it) / log(N): 0 when every mention does."""
     counts: dict[str, int] = {}
-    for f in facts:
-        for actor in f.actors:
-            counts[actor] = counts.get(actor, 0) + 1
-    n = len(facts)
+    for names in named:
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    n = len(named)
     if n < 2:
         return {a: 1.0 for a in counts}
     return {a: float(np.log(n / c) / np.log(n)) for a, c in counts.items()}
@@ -184,7 +188,15 @@ def _facts(event: Event, names: ActorNames, published: dict[str, str | None]) ->
         meeting=outcomes.is_meeting(event),
         weak_date=event.date,
         news_of=_news_of(event, published.get(event.source_id)),
+        terms=_terms(event),
     )
+
+
+def _terms(event: Event) -> frozenset[str]:
+    """The summary's content words but its actors' and the calendar's: actors are scored on
+    their own, and "Tuesday" is a date, read as one."""
+    named = content_words(" ".join(event.actors))
+    return frozenset(w for w in content_words(event.summary) - named if not common_word(w))
 
 
 def _news_of(event: Event, published: str | None) -> str | None:

@@ -3,22 +3,38 @@
 Pairs judged the same are joined strongest first (union-find), but two groups are never joined
 when any pair across them was judged different with a hard reason (two plans for two places,
 dates weeks apart) or by the model: "A is B" and "B is C" must not make A and C one event when
-A and C cannot be. The order is fixed (score, then indices), so the same pairs give the same
-groups.
+A and C cannot be. Nor is a group made whose stated dates lie more than ``MAX_DAYS_APART``
+apart, though no pair across it was scored: blocking never pairs mentions weeks apart, so
+without this a chain of undated mentions joined the launch of 12 February 2017 to that of 6
+March. The order is fixed (score, then indices), so the same pairs give the same groups.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+
+from .signals import date_range
+
+# Two stated dates of one event at most this far apart: one event told two ways (scoring.py).
+MAX_DAYS_APART = 3
 
 
 class Groups:
     """Union-find over mention indices that keeps, per group, the groups it must never join."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, dates: Sequence[str | None] = ()) -> None:
+        """``size`` mentions, each its own group; ``dates``: each one's stated date, if any."""
         self._parent = list(range(size))
         self._members: dict[int, set[int]] = {i: {i} for i in range(size)}
         self._apart: dict[int, set[int]] = {i: set() for i in range(size)}
+        # Per group, the latest first day and the earliest last day of its stated dates: the
+        # widest gap between two of them is the one between these.
+        self._span: dict[int, tuple[dt.date, dt.date]] = {}
+        for i, date in enumerate(dates):
+            covered = date_range(date)
+            if covered is not None:
+                self._span[i] = covered
 
     def find(self, i: int) -> int:
         """The root of ``i``'s group."""
@@ -47,6 +63,12 @@ class Groups:
             ra, rb = rb, ra
         self._parent[rb] = ra
         self._members[ra] |= self._members.pop(rb)
+        if rb in self._span:
+            joined = self._span.pop(rb)
+            if ra in self._span:
+                mine = self._span[ra]
+                joined = (max(mine[0], joined[0]), min(mine[1], joined[1]))
+            self._span[ra] = joined
         apart = self._apart.pop(rb)
         for other in apart:
             other_root = self.find(other)
@@ -56,6 +78,9 @@ class Groups:
         return True
 
     def _blocked(self, ra: int, rb: int) -> bool:
+        sa, sb = self._span.get(ra), self._span.get(rb)
+        if sa and sb and (max(sa[0], sb[0]) - min(sa[1], sb[1])).days > MAX_DAYS_APART:
+            return True
         return any(self.find(o) == rb for o in self._apart[ra])
 
     def groups(self) -> list[list[int]]:
@@ -67,10 +92,12 @@ def group(
     size: int,
     same: Iterable[tuple[float, int, int]],
     apart: Iterable[tuple[int, int]],
+    dates: Sequence[str | None] = (),
 ) -> list[list[int]]:
     """Groups of ``size`` mentions: ``same`` pairs (score, a, b) joined strongest first, never
-    across an ``apart`` pair."""
-    groups = Groups(size)
+    across an ``apart`` pair, nor into a group with stated ``dates`` (one per mention, None when
+    it states none) more than ``MAX_DAYS_APART`` days apart."""
+    groups = Groups(size, dates)
     for a, b in apart:
         groups.keep_apart(a, b)
     for _, a, b in sorted(same, key=lambda t: (-t[0], t[1], t[2])):

@@ -27,7 +27,9 @@ DIFFERENT = 0.72
 W_ACTORS = 0.15  # times the overlap of canonical actors, each weighted by how rare it is
 W_PERSON = 0.04  # each person both name (up to two): people pin an event down more than countries
 W_DATE_SAME = 0.08  # same day, or one date inside the other ("2023-08" and "2023-08-18")
-W_DATE_NEAR = -0.10  # one to three days apart: one event told two ways, or two events
+# One to three days apart: one event told two ways, or two events. Only for two days: 2012 and
+# 2013 are one day apart at their ends, and two years.
+W_DATE_NEAR = -0.10
 W_PLACE_SAME = 0.08
 W_PLACE_OTHER = -0.30
 W_TYPE_OTHER = -0.04
@@ -50,6 +52,11 @@ W_ONE_MEETING = 0.28  # one source, two meetings that can be on one day: an arti
 # days before they were published, and were published at most a day apart. Not a date the text
 # gives, but it pins the event down as a day would ("North Korea launched a missile", two papers
 # of 13 February 2017). Read by "nothing concrete in common", no weight of its own.
+# What was done to what, in words few mentions use ("coal imports", "Interpol", "Indonesian"):
+# two sources' summaries sharing such a word name the same thing as a place or a person does.
+# Rarity as for actors (0: every mention, 1: one); a word at least this rare is concrete.
+RARE_TERM = 0.6
+W_TERMS = 0.10  # times the overlap of the summaries' words (actors left out), each by its rarity
 NEWS_DAYS = 3  # how long before publication something still is the news
 NEWS_PUBLISHED_APART = 1
 
@@ -74,6 +81,7 @@ class PairFacts:
     meeting: bool = False  # a meeting, summit or talks (see outcomes.is_meeting)
     weak_date: str | None = None  # the date even when only the publication or model gave it
     news_of: str | None = None  # publication date, when this is its source's news (see above)
+    terms: frozenset[str] = frozenset()  # the summary's content words, its actors' words left out
 
 
 @dataclass(frozen=True)
@@ -101,10 +109,12 @@ def score_pair(
     fb: PairFacts,
     cosine: float,
     rarity: Mapping[str, float] | None = None,
+    term_rarity: Mapping[str, float] | None = None,
 ) -> PairScore:
     """Score mentions ``a`` and ``b`` (their facts and the cosine of their summaries).
 
-    ``rarity``: per canonical actor, 0 (named by every mention: says nothing) to 1 (named once).
+    ``rarity``: per canonical actor, 0 (named by every mention: says nothing) to 1 (named once);
+    ``term_rarity`` the same per summary word.
     """
     score = cosine
     why = [f"cosine {cosine:.2f}"]
@@ -114,6 +124,12 @@ def score_pair(
     score += W_ACTORS * overlap
     if overlap > 0:
         why.append(f"shared actors {overlap:.2f}")
+    term_rarity = term_rarity or {}
+    term_overlap = weighted_overlap(fa.terms, fb.terms, term_rarity)
+    score += W_TERMS * term_overlap
+    rare_terms = sorted(t for t in fa.terms & fb.terms if term_rarity.get(t, 1.0) >= RARE_TERM)
+    if rare_terms:
+        why.append(f"rare words in common ({', '.join(rare_terms[:3])})")
     people = fa.persons & fb.persons
     if people:
         score += W_PERSON * min(2, len(people))
@@ -124,12 +140,12 @@ def score_pair(
         if apart == 0 and dates_compatible(fa.date, fb.date):
             score += W_DATE_SAME if min(precision(fa.date), precision(fb.date)) >= 2 else 0.0
             why.append("dates agree")
-        elif apart <= 3:
+        elif apart <= 3 and min(precision(fa.date), precision(fb.date)) == 3:
             score += W_DATE_NEAR
             why.append(f"dates {apart} day(s) apart")
         else:
             hard = True
-            why.append(f"dates {apart} days apart")
+            why.append(f"dates {fa.date} and {fb.date} cannot meet")
 
     # A venue both texts name ("Camp David") says where better than the place fields do: one
     # source's "Camp David presidential retreat in Washington" gave "Washington, DC" against
@@ -181,6 +197,7 @@ def score_pair(
         or bool(fa.places & fb.places)
         or (apart == 0 and min(precision(fa.date), precision(fb.date)) >= 2)
         or same_news
+        or bool(rare_terms)
     )
     if fa.source_id != fb.source_id and not concrete:
         score += W_NOTHING_CONCRETE
@@ -210,9 +227,9 @@ def score_pair(
 
 
 def weighted_overlap(a: frozenset[str], b: frozenset[str], rarity: Mapping[str, float]) -> float:
-    """Jaccard overlap in which each shared actor counts by its rarity: two mentions naming the
-    same three countries that every mention names share almost nothing; one rare name shared
-    between two short lists is a strong sign."""
+    """Jaccard overlap in which each shared actor (or word) counts by its rarity: two mentions
+    naming the same three countries that every mention names share almost nothing; one rare name
+    shared between two short lists is a strong sign."""
     union = a | b
     if not union:
         return 0.0
