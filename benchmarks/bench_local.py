@@ -27,6 +27,7 @@ from benchmarks.gold import load_gold, score  # noqa: E402
 from briefing import cli  # noqa: E402
 from briefing.config import Settings, load_settings  # noqa: E402
 from briefing.errors import BriefingError  # noqa: E402
+from briefing.extract.batch import BatchMode  # noqa: E402
 from briefing.llm import local, weights  # noqa: E402
 from briefing.read import sources  # noqa: E402
 
@@ -122,7 +123,7 @@ def one_run(settings: Settings, seeds: Path, gold_file: Path | None) -> dict[str
     _resolve_seconds.clear()
     started = time.monotonic()
     with PeakMemory() as memory:
-        result = cli._build(settings, [seeds])
+        result = cli._build(settings, [seeds], BatchMode())  # live, as `briefing build`
     wall = time.monotonic() - started
     manifest = json.loads(result.paths["manifest"].read_text(encoding="utf-8"))
     u = result.usage
