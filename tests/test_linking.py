@@ -120,3 +120,20 @@ def test_the_bounded_choice_is_the_same_whatever_the_order_of_the_sources(tmp_pa
     _, first = link([summit_event(report)], sorted([report, *many], key=lambda s: s.id))
     _, second = link([summit_event(report)], sorted([report, *many], key=lambda s: s.id)[::-1])
     assert sorted(first.texts) == sorted(second.texts)
+
+
+def test_a_country_is_no_anchor(tmp_path: Path) -> None:
+    # A record placed in "Japan" would make every sentence naming Japan a candidate: a country
+    # pins nothing down. The same sentence is linked when the group's place is a venue.
+    report = source(tmp_path, "report.txt", "Troops", "Japan hosted tens of thousands of troops.")
+    other = source(tmp_path, "other.txt", "Talks",
+                   "The minister said Japan and its allies were unable to stop the launches.",
+                   "Near Camp David, the allies said they could not stop launches.")  # fmt: skip
+    in_japan = summit_event(report).model_copy(
+        update={"summary": "Japan hosted tens of thousands of troops.", "location": "Japan"}
+    )
+    linked, embedder = link([in_japan], [report, other])
+    assert linked.events == () and not embedder.texts  # nothing even embedded
+    at_venue = in_japan.model_copy(update={"location": "Camp David"})
+    linked, _ = link([at_venue], [report, other])
+    assert [e.citations[0].quote for e in linked.events] == [other.sentences[2].text]

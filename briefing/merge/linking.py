@@ -332,7 +332,6 @@ def named_places(event: Event, names: ActorNames) -> frozenset[str]:
     """The named places (folded) an event's summary puts it at or in, countries left out: "at
     the Camp David presidential retreat in Washington" → "camp david", "washington". The summary
     says what the event is; a cited sentence may say more (the model cites a sentence too many)."""
-    aliases = load_aliases()
     places: set[str] = set()
     for text in (event.summary, *(c.quote for c in event.citations if event.alignment == "linked")):
         for found in _PLACE_IN_TEXT.findall(text):
@@ -340,12 +339,16 @@ def named_places(event: Event, names: ActorNames) -> frozenset[str]:
             if not words or fold(found).split()[0] in _NOT_PLACES:
                 continue
             place = " ".join(words[:2])
-            hit = aliases.lookup(place)
-            # "Japan" is a country, "Tokyo" a place (though it also stands for the government).
-            country = hit is not None and hit[0] == place.title()
-            if not country and names.kinds.get(found.strip()) != "country":
+            if not _is_country(place, found.strip(), names):
                 places.add(place)
     return frozenset(places)
+
+
+def _is_country(place: str, written: str, names: ActorNames) -> bool:
+    """Whether a (folded) place is a country: "Japan" is, "Tokyo" is not (though it also stands
+    for the government). A country pins nothing down: every sentence of a story names it."""
+    hit = load_aliases().lookup(place)
+    return (hit is not None and hit[0] == place.title()) or names.kinds.get(written) == "country"
 
 
 def is_capital(place: str) -> bool:
@@ -360,8 +363,9 @@ def _anchors(mentions: Sequence[Event], names: ActorNames) -> set[str]:
     places: set[str] = set()
     for m in mentions:
         places |= named_places(m, names)
-        if m.location and place_head(m.location):
-            places.add(fold(m.location.split(",")[0]))  # where its own source says it was
+        head = m.location.split(",")[0].strip() if m.location else ""
+        if place_head(head) and not _is_country(fold(head), head, names):
+            places.add(fold(head))  # where its own source says it was
     # People are no anchor: leaders are named in every story about them, whatever it reports.
     return places
 
