@@ -29,8 +29,8 @@ for extra in (ROOT, ROOT / "tests"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-import scripted_model  # type: ignore[import-not-found]  # noqa: E402
-from fakeserver import FakeOpenAI  # type: ignore[import-not-found]  # noqa: E402
+import scripted_model  # noqa: E402
+from fakeserver import FakeOpenAI  # noqa: E402
 
 from benchmarks.tm_corpus import articles, as_source_text  # noqa: E402
 from briefing import pipeline, resources  # noqa: E402

@@ -339,7 +339,8 @@ def read_manifest(out: Path, since: float) -> dict[str, Any] | None:
     try:
         if path.stat().st_mtime < since:
             return None
-        return json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(path.read_text())
+        return manifest
     except (OSError, ValueError):
         return None
 
@@ -734,7 +735,7 @@ def growth(results: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
             return (r.get("live") or {}).get("peak_rss_mb")
         return ((r.get("batch") or {}).get("from_results") or {}).get("peak_rss_mb")
 
-    have = [(r["n"], peak(r)) for r in results if peak(r)]
+    have = [(int(r["n"]), p) for r in results if (p := peak(r))]
     if len(have) < 2:
         return None
     (n0, p0), (n1, p1) = min(have), max(have)

@@ -23,14 +23,16 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tm_corpus
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from briefing import llm, resources
-from briefing.config import load_settings
-from briefing.extract import extraction as extract
-from briefing.llm import local
-from briefing.read import sources
+from benchmarks import tm_corpus  # noqa: E402
+from briefing import llm, resources  # noqa: E402
+from briefing.config import load_settings  # noqa: E402
+from briefing.extract import extraction as extract  # noqa: E402
+from briefing.llm import local  # noqa: E402
+from briefing.read import sources  # noqa: E402
 
 
 def rss_kb(pid: int) -> int:
@@ -83,9 +85,9 @@ def run(cache_ram: int, messages: list[list[dict[str, str]]], max_tokens: int) -
         for message in messages:
             reply = client.chat.completions.create(
                 model=settings.model,
-                messages=message,
+                messages=message,  # type: ignore[arg-type]  # plain dicts, as the SDK sends them
                 max_tokens=max_tokens,
-                temperature=0,  # type: ignore[arg-type]
+                temperature=0,
             )
             timings = (reply.model_extra or {}).get("timings") or {}
             reused += int(timings.get("cache_n") or 0)

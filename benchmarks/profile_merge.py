@@ -93,7 +93,7 @@ def events_for(n: int, work: Path, base_url: str) -> tuple[Any, ...]:
     extractions, _ = extract_all(client, settings, read, BuildProgress())
     extract_s = time.monotonic() - t
     t = time.monotonic()
-    events = []
+    events: list[Any] = []
     for source in read:
         if source.id in extractions:
             events.extend(ground.ground(extractions[source.id], source, citable[source.id]).events)
@@ -228,7 +228,7 @@ def profile_merge(
             print(f"    {stat.size / 2**20:8.1f} MB  {stat.count:>9,}  {stat.traceback[0]}")
         return
     assert profiler is not None
-    stats: Any = pstats.Stats(profiler).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    stats: Any = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # {(file, line, name): (cc, nc, tt, ct, callers)}
     onnx = sum(v[3] for k, v in stats.items() if "onnxruntime" in k[0] and k[2] == "run")
     print(f"  onnxruntime (InferenceSession.run, cumulative): {onnx:.1f} s")
     if prof_dir:

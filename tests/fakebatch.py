@@ -139,9 +139,10 @@ class FakeBatches:
                 self._run(batch, None, "completed")
             return 200, batch.as_object()
         if len(parts) == 3 and parts[0] == "batches" and parts[2] == "cancel":
-            batch = self.batches.get(parts[1])
-            if batch is None:
+            found = self.batches.get(parts[1])
+            if found is None:
                 return _missing("batch", parts[1])
+            batch = found
             if batch.status == "in_progress":
                 self._run(batch, 0, "cancelled")
             return 200, batch.as_object()
@@ -211,8 +212,9 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, bytes]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     fields: dict[str, bytes] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            fields[str(name)] = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            fields[str(name)] = payload if isinstance(payload, bytes) else b""
     return fields

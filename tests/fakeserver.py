@@ -129,7 +129,9 @@ class Reply:
         return replace(self, headers={**self.headers, **named})
 
 
-def _error_body(message: str, *, type_: str = "fake_error", code: str | None = None) -> dict:
+def _error_body(
+    message: str, *, type_: str = "fake_error", code: str | None = None
+) -> dict[str, Any]:
     """An OpenAI-style error body."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
