@@ -16,13 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .signals import days_apart, place_head
+from .signals import MAX_DAYS_APART, days_apart, place_head
 
 # All pairs of a block up to this size; beyond it, nearest neighbours only.
 MAX_BLOCK = 64
 NEIGHBOURS = 12
-# Dates further apart than this cannot be one event, whatever else agrees.
-MAX_DAYS_APART = 3
 # Nearest neighbours below this cosine are not worth scoring.
 MIN_NEIGHBOUR_COSINE = 0.45
 # Every mention's nearest neighbours in meaning are scored too, blocks or not.

@@ -14,10 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from .signals import date_range
-
-# Two stated dates of one event at most this far apart: one event told two ways (scoring.py).
-MAX_DAYS_APART = 3
+from .signals import MAX_DAYS_APART, date_range
 
 
 class Groups:

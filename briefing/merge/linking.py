@@ -52,22 +52,8 @@ MAX_LINKS_PER_SOURCE = 2
 MAX_CANDIDATES = 32
 MAX_CANDIDATES_PER_SOURCE = 2 * MAX_LINKS_PER_SOURCE
 
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 _PLACE_IN_TEXT = re.compile(r"\b(?:in|at)\s+(?:the\s+)?((?:[A-Z][\w’'-]+\s?){1,3})")
-_NOT_PLACES = frozenset(fold(w) for w in [*_MONTHS, "Monday", "Tuesday", "Wednesday",
+_NOT_PLACES = frozenset(fold(w) for w in [*dates.MONTHS, "Monday", "Tuesday", "Wednesday",
     "Thursday", "Friday", "Saturday", "Sunday", "The", "This", "That", "Addition"])  # fmt: skip
 _PLANNED = re.compile(r"\b(will|plans? to|planned|to be held|next (week|month|year)|is to)\b", re.I)
 _POINTS_BACK = re.compile(
@@ -75,8 +61,8 @@ _POINTS_BACK = re.compile(
     r"dialogue|gathering|conference|visit)\b",
     re.I,
 )
-_MONTH_YEAR = re.compile(rf"\b({'|'.join(_MONTHS)})(?:\s+\d{{1,2}},?)?\s+(\d{{4}})\b")
-_IN_MONTH = re.compile(rf"\b(?:in|since|last)\s+({'|'.join(_MONTHS)})\b")
+_MONTH_YEAR = re.compile(rf"\b({'|'.join(dates.MONTHS)})(?:\s+\d{{1,2}},?)?\s+(\d{{4}})\b")
+_IN_MONTH = re.compile(rf"\b(?:in|since|last)\s+({'|'.join(dates.MONTHS)})\b")
 _YEAR = re.compile(r"\b(?:in|since)\s+((?:19|20)\d\d)\b")
 
 
@@ -107,9 +93,11 @@ def link_mentions(
         return Linked((), [list(g) for g in groups])
     row_of = {(sid, n): r for r, (sid, n, _) in enumerate(candidates)}
     by_id = {s.id: s for s in sources}
+    # The sentences each event cites, worked out once: every later step reads them.
+    numbers = [_sentence_numbers(e, by_id[e.source_id]) for e in events]
     cited_by: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, e in enumerate(events):
-        for n in _sentence_numbers(e, by_id[e.source_id]):
+        for n in numbers[i]:
             cited_by[(e.source_id, n)].append(i)
 
     # Which candidate sentences hold each word: a group's anchors are looked up, not scanned for
@@ -133,7 +121,12 @@ def link_mentions(
             if candidates[r][0] not in reported_by and lexical.date_fits(r, strong)
         }
         if hits:
-            own_rows = [r for i in members for r in _rows(events[i], by_id, row_of)]
+            own_rows = [
+                row_of[key]
+                for i in members
+                for n in numbers[i]
+                if (key := (events[i].source_id, n)) in row_of
+            ]
             work.append((g, lexical.closest(hits, mentions), own_rows))
     # Only the sentences some group could take, and those groups' own, are embedded.
     needed = sorted({r for _, kept, own in work for r in (*kept, *own)})
@@ -176,16 +169,16 @@ def link_mentions(
         (g, events[i].source_id, n)
         for g, members in enumerate(groups)
         for i in members
-        for n in _sentence_numbers(events[i], by_id[events[i].source_id])
+        for n in numbers[i]
     ]
     for g, sid, n in told:
         nxt = row_of.get((sid, n + 1))
         if nxt is None or cited_by.get((sid, n + 1)) or (sid, n + 1) in best:
             continue
         text = candidates[nxt][2]
-        found = per_group_source[(g, sid)]
+        found = per_group_source.get((g, sid), [])
         if all(m != n + 1 for _, m in found) and _POINTS_BACK.search(text) and people_leading(text):
-            found.append((0.0, n + 1))
+            per_group_source[(g, sid)].append((0.0, n + 1))
     new_groups = [list(g) for g in groups]
     linked: list[Event] = []
     for (g, sid), found in sorted(per_group_source.items()):
@@ -203,10 +196,10 @@ def date_written(text: str, published: str | None) -> str | None:
     up to the publication date, "in 2022" → 2022; None when it writes none."""
     m = _MONTH_YEAR.search(text)
     if m:
-        return f"{m.group(2)}-{_MONTHS.index(m.group(1)) + 1:02d}"
+        return f"{m.group(2)}-{dates.MONTHS.index(m.group(1)) + 1:02d}"
     m = _IN_MONTH.search(text)
     if m and published:
-        month = _MONTHS.index(m.group(1)) + 1
+        month = dates.MONTHS.index(m.group(1)) + 1
         year = int(published[:4]) - (month > int(published[5:7]))
         return f"{year:04d}-{month:02d}"
     m = _YEAR.search(text)
@@ -319,13 +312,6 @@ def _candidate_sentences(sources: Sequence[Source]) -> list[tuple[str, int, str]
 def _sentence_numbers(event: Event, source: Source) -> list[int]:
     starts = {c.start for c in event.citations}
     return [s.number for s in source.sentences if s.start in starts]
-
-
-def _rows(
-    event: Event, by_id: Mapping[str, Source], row_of: Mapping[tuple[str, int], int]
-) -> list[int]:
-    numbers = _sentence_numbers(event, by_id[event.source_id])
-    return [row_of[(event.source_id, n)] for n in numbers if (event.source_id, n) in row_of]
 
 
 def named_places(event: Event, names: ActorNames) -> frozenset[str]:

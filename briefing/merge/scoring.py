@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .signals import dates_compatible, days_apart, places_compatible, precision
+from .signals import MAX_DAYS_APART, dates_compatible, days_apart, places_compatible, precision
 
 SAME = 0.86
 DIFFERENT = 0.72
@@ -36,27 +36,25 @@ W_TYPE_OTHER = -0.04
 W_REPEAT = 0.10  # same source, a cited sentence in common: the model reported it twice
 W_LATE_PLAN = -0.15  # planned in a source published after the other says it happened
 W_DENIED = -0.20  # one says it happened, the other that it was denied: keep them apart
-W_NAMED_PLACE = 0.25
+W_NAMED_PLACE = 0.25  # both texts put it at one named place that is not a country ("Camp David")
 W_NAMED_CAPITAL = 0.15  # a capital ("Seoul") is also where a government sits: a weaker pin
 # Two sources' statements with no day, place or person in common ("the three countries seek
 # closer ties") are not one event however alike they sound.
-W_NOTHING_CONCRETE = (
-    -0.12
-)  # both texts put it at one named place that is not a country ("Camp David")
+W_NOTHING_CONCRETE = -0.12
 # The same cast (two or more actors, the same canonical set) at the same named venue on dates
 # that can meet: the identity of an event in GDELT-style datasets (actors, place, date). Two
 # sources' previews and reports of one summit often share nothing else.
 W_SAME_CAST_AT_VENUE = 0.15
 W_ONE_MEETING = 0.28  # one source, two meetings that can be on one day: an article's one meeting
-# Two sources' news of the day: both report, as their main news, something that happened in the
-# days before they were published, and were published at most a day apart. Not a date the text
-# gives, but it pins the event down as a day would ("North Korea launched a missile", two papers
-# of 13 February 2017). Read by "nothing concrete in common", no weight of its own.
 # What was done to what, in words few mentions use ("coal imports", "Interpol", "Indonesian"):
 # two sources' summaries sharing such a word name the same thing as a place or a person does.
 # Rarity as for actors (0: every mention, 1: one); a word at least this rare is concrete.
 RARE_TERM = 0.6
 W_TERMS = 0.10  # times the overlap of the summaries' words (actors left out), each by its rarity
+# Two sources' news of the day: both report, as their main news, something that happened in the
+# days before they were published, and were published at most a day apart. Not a date the text
+# gives, but it pins the event down as a day would ("North Korea launched a missile", two papers
+# of 13 February 2017). Read by "nothing concrete in common", no weight of its own.
 NEWS_DAYS = 3  # how long before publication something still is the news
 NEWS_PUBLISHED_APART = 1
 
@@ -140,7 +138,7 @@ def score_pair(
         if apart == 0 and dates_compatible(fa.date, fb.date):
             score += W_DATE_SAME if min(precision(fa.date), precision(fb.date)) >= 2 else 0.0
             why.append("dates agree")
-        elif apart <= 3 and min(precision(fa.date), precision(fb.date)) == 3:
+        elif apart <= MAX_DAYS_APART and min(precision(fa.date), precision(fb.date)) == 3:
             score += W_DATE_NEAR
             why.append(f"dates {apart} day(s) apart")
         else:

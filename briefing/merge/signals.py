@@ -41,6 +41,11 @@ _PLACE_NOISE = frozenset(
 )
 
 
+# Dates further apart than this cannot be one event, whatever else agrees; up to it, they may be
+# one event told two ways (blocking, scoring and grouping all read it).
+MAX_DAYS_APART = 3
+
+
 def date_range(date: str | None) -> tuple[dt.date, dt.date] | None:
     """The first and last day ``date`` covers, or None when undated or unparsable."""
     if not date:

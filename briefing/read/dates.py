@@ -13,6 +13,8 @@ import re
 
 from ..models import DateBasis, Status
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")  # fmt: skip
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
 _MONTH = (
@@ -26,10 +28,7 @@ _WRITTEN_DATE = re.compile(
     re.IGNORECASE,
 )
 # A month named on its own ("in August"): capitalised, so the verb "may" is not taken for it.
-_MONTH_NAME = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December)\b"
-)
+_MONTH_NAME = re.compile(rf"\b(?:{'|'.join(MONTHS)})\b")
 _RELATIVE = re.compile(
     r"\b(?:today|tonight|yesterday|tomorrow|(?:this|last|next|coming)\s+"
     r"(?:week|month|year|weekend)|earlier this|later this|recent(?:ly)?|"
@@ -99,8 +98,7 @@ def date_basis(date: str | None, evidence: str, published: str | None) -> DateBa
 # A plan and the month it is for, in one sentence: "plans to host a summit … in July".
 _PLAN_IN_MONTH = re.compile(
     r"\b(?i:will|plans? to|planning to|(?:is|are) (?:set|expected|scheduled|due) to)\b[^.;]*?"
-    r"\b(?i:in|by|until|next)\s+(January|February|March|April|May|June|July|August|September|"
-    r"October|November|December)\b(?!\s+\d)"  # capitalised: the verb "may" is no month
+    rf"\b(?i:in|by|until|next)\s+({'|'.join(MONTHS)})\b(?!\s+\d)"  # capitalised: "may" is no month
 )
 
 
@@ -111,15 +109,12 @@ def month_ahead(text: str, published: str | None) -> str | None:
     named = _PLAN_IN_MONTH.search(text)
     if named is None or not published:
         return None
-    month = _MONTH_NAMES.index(named.group(1)) + 1
+    month = MONTHS.index(named.group(1)) + 1
     year = int(published[:4]) + (month < int(published[5:7]))
     return f"{year:04d}-{month:02d}"
-
-
-_MONTH_NAMES = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 
 
 def names_month_of(text: str, date: str) -> bool:
     """``text`` names the month of ``date`` on its own ("in August" for 2023-08)."""
     months = {m.group(0) for m in _MONTH_NAME.finditer(text)}
-    return len(date) >= 7 and dt.date(2000, int(date[5:7]), 1).strftime("%B") in months
+    return len(date) >= 7 and MONTHS[int(date[5:7]) - 1] in months
