@@ -530,11 +530,12 @@ def test_a_weekday_of_an_event_wrongly_called_occurred_is_not_moved_into_the_pas
 
 
 def test_the_validator_still_rejects_occurred_after_publication() -> None:
+    context = {"sentence_numbers": set(range(1, 41)), "published": "2023-12-07"}
     bad = {"events": [draft(date="2023-12-09")]}
     with pytest.raises(ValidationError, match="after the publication date 2023-12-07"):
-        ExtractionReply.model_validate(
-            bad, context={"sentence_numbers": set(range(1, 41)), "published": "2023-12-07"}
-        )
+        ExtractionReply.model_validate(bad, context=context)
+    # The day after is allowed: a paper dated on Thursday reports Asia's Friday.
+    ExtractionReply.model_validate({"events": [draft(date="2023-12-08")]}, context=context)
 
 
 def test_cut_off_replies_keep_their_complete_events(fake_openai: FakeOpenAI, seed: Source) -> None:
@@ -599,11 +600,14 @@ def test_repair_reply_leaves_what_it_cannot_read_to_validation(seed: Source) -> 
           "summary": "National security advisers will meet in Seoul."}, "2023-12-08", "planned"),
         ({"date": "2023-12-07", "status": "claimed"}, "2023-12-07", "claimed"),
         # Sentence 11 says "at Camp David in August", 15 "On Friday and Saturday": the summary
-        # says August and no weekday, so Friday (the 1st) is not its date.
+        # says August and no weekday, so Friday (the 8th, the day after publication) is not its
+        # date.
         ({"date": "2023-08-01", "evidence": [11, 15],
           "summary": "The three countries met at Camp David in August."}, "2023-08", "occurred"),
         ({"date": "2023-08-01", "evidence": [11, 15],
-          "summary": "The three countries met on Friday after August."}, "2023-12-01", "occurred"),
+          "summary": "The three countries met on Friday after August."}, "2023-12-08", "occurred"),
+        # The day after publication is time zones, not the future; two days after is planned.
+        ({"date": "2023-12-08", "evidence": [9], "summary": AGREED}, "2023-12-08", "occurred"),
     ],
 )  # fmt: skip
 def test_repair_reply_dates(
@@ -663,9 +667,11 @@ def test_an_occurred_event_whose_summary_says_will_is_planned(seed: Source) -> N
         "events"
     ]
     assert (repaired["status"], repaired["date"]) == ("planned", "2023-12-08")
+    # Called occurred, its Friday is the day after publication (a paper's date is its own time
+    # zone's), not six days before.
     past = draft(summary="The advisers met in Seoul.", evidence=[15], date=None)
     [kept] = repair_reply({"events": [past]}, seed.sentences[3:15], None, "2023-12-07")["events"]
-    assert (kept["status"], kept["date"]) == ("occurred", "2023-12-01")
+    assert (kept["status"], kept["date"]) == ("occurred", "2023-12-08")
 
 
 def test_same_event() -> None:
@@ -1036,7 +1042,7 @@ def reply_with(*events: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (reply_with(draft(date="2023-12-08")), "after the publication date 2023-12-07"),
+        (reply_with(draft(date="2023-12-09")), "after the publication date 2023-12-07"),
         (reply_with(draft(date="2024")), "after the publication date"),
         (reply_with(draft(evidence=[41])), "events\\[0\\]: evidence sentence 41 was not shown"),
         (reply_with(draft(evidence=[3])), "evidence sentence 3 was not shown"),  # the headline

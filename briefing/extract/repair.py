@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import ISO_DATE, SUMMARY_MAX, Alignment, Sentence, starts_after
+from ..models import (
+    ISO_DATE,
+    OCCURRED_AFTER_PUBLICATION_DAYS,
+    SUMMARY_MAX,
+    Alignment,
+    Sentence,
+    starts_after,
+)
 from ..read import dates
 from .align import align, complete
 
@@ -132,10 +139,10 @@ _FUTURE = re.compile(
 def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
     """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
     "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
-    background event undated rather than dated by the publication, call an event dated after
-    publication "planned" (it cannot have occurred yet), and resolve a weekday the cited text
-    names ("on Thursday") against the publication date, unless the summary itself says the
-    month of the date and no weekday."""
+    background event undated rather than dated by the publication, call an event dated more
+    than a day after publication "planned" (it cannot have occurred yet), and resolve a weekday
+    the cited text names ("on Thursday") against the publication date, unless the summary
+    itself says the month of the date and no weekday."""
     date, status = event.get("date"), event.get("status")
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
@@ -151,7 +158,7 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
         status == "occurred"
         and isinstance(date, str)
         and published
-        and starts_after(date, published)
+        and starts_after(date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS)
     ):
         status = "planned"
     summary = event.get("summary")

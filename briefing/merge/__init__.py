@@ -23,7 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..extract.align import content_words
-from ..models import Actor, CanonicalEvent, Disagreement, Event, MergeDecision, Source, Usage
+from ..models import (
+    OCCURRED_AFTER_PUBLICATION_DAYS,
+    Actor,
+    CanonicalEvent,
+    Disagreement,
+    Event,
+    MergeDecision,
+    Source,
+    Usage,
+    starts_after,
+)
 from . import blocking, grouping, linking, outcomes, scoring
 from .actors import ActorNames, actor_records, resolve_actors
 from .canonical import build_canonical
@@ -201,14 +211,19 @@ def _terms(event: Event) -> frozenset[str]:
 
 def _news_of(event: Event, published: str | None) -> str | None:
     """The source's publication day when ``event`` is its main news: it happened (by its own
-    date, or the article's) at most ``scoring.NEWS_DAYS`` before the article came out."""
+    date, or the article's) at most ``scoring.NEWS_DAYS`` before the article came out, or the
+    day after (its time zone's)."""
     if event.role != "main" or event.status != "occurred" or not published:
         return None
     published = published[:10]
     if precision(published) < 3 or (event.date and precision(event.date) < 3):
         return None
     before = days_apart(event.date, published) if event.date else 0
-    if before is None or before > scoring.NEWS_DAYS or (event.date or "") > published:
+    if before is None or before > scoring.NEWS_DAYS:
+        return None
+    if event.date and starts_after(
+        event.date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS
+    ):
         return None
     return published
 

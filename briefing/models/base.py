@@ -58,10 +58,18 @@ def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
     return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
 
 
-def starts_after(date: str, published: str) -> bool:
-    """Whether ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) begins after ``published``;
-    False when either does not parse (validation says what is wrong)."""
+# A paper's date is its own time zone's: an American or European paper of Friday reports what
+# happened on Asia's Saturday. So what occurred may be dated up to this many days after its
+# source was published (see dates.weekday_date).
+OCCURRED_AFTER_PUBLICATION_DAYS = 1
+
+
+def starts_after(date: str, published: str, *, grace_days: int = 0) -> bool:
+    """Whether ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) begins more than
+    ``grace_days`` after ``published``; False when either does not parse (validation says what
+    is wrong)."""
     try:
-        return parse_partial_date(date)[0] > dt.date.fromisoformat(published)
+        latest = dt.date.fromisoformat(published) + dt.timedelta(days=grace_days)
+        return parse_partial_date(date)[0] > latest
     except ValueError:
         return False

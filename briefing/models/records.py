@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from .base import (
     ISO_DATE_PATTERN,
     MAX_EVENTS_PER_WINDOW,
+    OCCURRED_AFTER_PUBLICATION_DAYS,
     SUMMARY_MAX,
     Alignment,
     DateBasis,
@@ -138,7 +139,7 @@ class ExtractionReply(Record):
                 published
                 and event.date
                 and event.status == "occurred"
-                and starts_after(event.date, published)
+                and starts_after(event.date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS)
             ):
                 problems.append(
                     f"events[{i}]: status 'occurred' but dated {event.date}, after the "
