@@ -18,7 +18,7 @@ import pytest
 import scripted_model
 from fakeserver import FakeOpenAI, Reply
 
-from briefing import pipeline
+from briefing import compose, pipeline
 from briefing.config import LOCAL_WINDOW_CHARS, Settings, load_settings
 from briefing.errors import LLMError
 from briefing.extract.extraction import prepare
@@ -256,6 +256,24 @@ def test_key_point_citing_only_an_unknown_label_is_dropped(seeds_build: SeedsBui
     event_ids = {e["id"] for e in load_json(seeds_build.out / "events.json")["events"]}
     for claim in key:
         assert claim["event_ids"] and set(claim["event_ids"]) <= event_ids
+
+
+def test_key_developments_are_asked_of_the_most_corroborated_events_only(
+    seeds_build: SeedsBuild,
+) -> None:
+    # Shown 40 events of 50 articles, the embedded model chose three and left out the two most
+    # corroborated (the README's Measured): it is shown the few it must write one point each on.
+    compose_prompt = seeds_build.requests[-1]["messages"][-1]["content"]
+    shown = re.findall(r"^(E\d+) \|.*?\| (\d+) sources? \|", compose_prompt, re.MULTILINE)
+    events = load_json(seeds_build.out / "events.json")["events"]
+    rows = [e for e in events if not e.get("parent_id")]
+    assert len(rows) > compose.MAX_KEY_EVENTS  # else this test shows nothing
+    assert [label for label, _ in shown] == [f"E{i}" for i in range(1, compose.MAX_KEY_EVENTS + 1)]
+    counts = [int(n) for _, n in shown]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] == max(len(e["source_ids"]) for e in rows)
+    brief = (seeds_build.out / "brief.md").read_text(encoding="utf-8")
+    assert f"written from the {compose.MAX_KEY_EVENTS} most corroborated of {len(rows)}" in brief
 
 
 def test_seeds_read_in_the_embedded_models_small_windows(
