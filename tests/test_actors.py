@@ -166,6 +166,33 @@ def test_a_short_form_two_people_share_stays_as_written(tmp_path: Path) -> None:
     assert names.canonical["Kim Jong Un"] != names.canonical["Kim Jong Nam"]
 
 
+def test_a_hyphenated_given_name_is_the_same_person_spaced(tmp_path: Path) -> None:
+    # Sources write Korean given names both ways; 50 news articles of 2017 had Kim Jong-nam and
+    # Kim Jong Nam as two people, and "Kim Jong Un" against "Kim Jong-un" as a disagreement.
+    one = source(tmp_path, "Kim Jong-nam was killed at the airport in Kuala Lumpur.")
+    two = source(tmp_path, "Malaysia said Kim Jong Nam died on the way to hospital.")
+    three = source(
+        tmp_path,
+        "North Korean leader Kim Jong-un watched the test with Kim Jong-chol.",
+        "The passport named him Kim Chol.",
+    )
+    events = [
+        event(one, "killed", "Kim Jong-nam"),
+        event(two, "died", "Kim Jong Nam", "Malaysia"),
+        event(three, "watched", "Kim Jong-un", "Kim Jong-chol"),
+        event(three, "passport", "Kim Chol"),
+    ]
+    names = resolve_actors(events, [one, two, three])
+    assert names.canonical["Kim Jong-nam"] == names.canonical["Kim Jong Nam"]
+    person = names.canonical["Kim Jong Nam"]
+    assert {"Kim Jong-nam", "Kim Jong Nam"} <= {v.text for v in names.variants[person]}
+    # A run of the name's parts is a short form, two of three apart are not: Kim Chol (the name
+    # on Kim Jong-nam's passport) is not Kim Jong-chol, nor is Kim Jong-un "Kim Jong".
+    assert names.canonical["Kim Chol"] == "Kim Chol"
+    assert names.canonical["Kim Jong-chol"] == "Kim Jong-chol"
+    assert names.canonical["Kim Jong-un"] == "Kim Jong-un"
+
+
 def test_a_short_form_stays_when_the_text_names_another_person_with_it(tmp_path: Path) -> None:
     src = source(
         tmp_path,
