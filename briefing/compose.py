@@ -71,15 +71,16 @@ def timeline_order(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
 
 
 def ranked(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
-    """Events most worth a key point first: independent sources, sources, main role, outcomes,
-    then the latest."""
+    """Events most worth a key point first: what the sources report before what they recall
+    (a background event of five sources had been a key development of 50 news articles), then
+    independent sources, sources, outcomes, the latest."""
     outcomes = _outcomes_of(events)
     return sorted(
         (e for e in events if e.parent_id is None),
         key=lambda e: (
+            e.role != "main",
             -e.independent_sources,
             -len(e.source_ids),
-            e.role != "main",
             -len(outcomes.get(e.id, ())),
             -(int(e.date.replace("-", "").ljust(8, "0")) if e.date else 0),
             e.id,

@@ -22,15 +22,15 @@ from briefing.config import BriefSpec, load_settings
 from briefing.extract.ground import cite
 from briefing.keypoint_text import before_stray_script, echoes_scope, without_labels
 from briefing.llm import make_client
-from briefing.merge import Embedder, Judge, merge_events
+from briefing.merge import Embedder, Judge, keeps_apart, merge_events
 from briefing.merge.blocking import Mention, candidate_pairs
 from briefing.merge.corroboration import Independence, shared_share, wire_credits
 from briefing.merge.disagreements import people_leading
 from briefing.merge.grouping import group
 from briefing.merge.linking import date_written
-from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, score_pair
+from briefing.merge.scoring import DIFFERENT, SAME, PairFacts, PairScore, score_pair
 from briefing.merge.signals import dates_compatible, days_apart, most_precise, places_compatible
-from briefing.models import Event, Source
+from briefing.models import Event, MergeDecision, Source
 from briefing.read.sources import read_source
 from briefing.render import markdown
 
@@ -223,6 +223,26 @@ def test_grouping_never_chains_across_a_pair_judged_different() -> None:
     groups = group(3, same=[(0.95, 0, 1), (0.90, 1, 2)], apart=[(0, 2)])
     assert groups == [[0, 1], [2]]
     assert group(3, same=[(0.9, 0, 1), (0.9, 1, 2)], apart=[]) == [[0, 1, 2]]
+
+
+def test_only_a_pair_clearly_two_events_keeps_its_groups_apart() -> None:
+    # 50 news articles: "Russia's ambassador accused the US of deploying THAAD" was grouped
+    # with the deployment (one cited sentence), and its 0.58 against another report of the
+    # deployment kept that report in a row of its own. Such a pair is short of "same", not
+    # clearly two events.
+    def pair(score: float, **kw: Any) -> tuple[PairScore, MergeDecision]:
+        scored = PairScore(0, 1, score, "different", kw.pop("hard", False), "test", **kw)
+        decided = MergeDecision(a="a", b="b", same=False, score=score, decided_by="signals",
+                                reason="test")  # fmt: skip
+        return scored, decided
+
+    assert not keeps_apart(*pair(0.58))
+    assert keeps_apart(*pair(0.45))
+    assert keeps_apart(*pair(0.70, hard=True))
+    assert not keeps_apart(*pair(0.10, one_meeting=True))
+    scored, decided = pair(0.75)
+    assert keeps_apart(scored, decided.model_copy(update={"decided_by": "model"}))
+    assert not keeps_apart(scored, decided.model_copy(update={"same": True}))
 
 
 def test_grouping_never_chains_stated_dates_weeks_apart() -> None:
@@ -425,6 +445,21 @@ def test_rows_are_cut_to_the_budget_most_corroborated_first(
     result = merge_events(events, [one, two, lone], embedder)
     first = ranked(result.canonical)[0]
     assert len(first.source_ids) == 2 and first.location == "Seoul"
+
+
+def test_what_sources_report_ranks_before_what_they_recall(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # 50 news articles: a background event of five sources ("The test coincides with
+    # Tillerson's Asian tour") took a key development from the reported ones.
+    one = source(tmp_path, "one.txt", "A", "The envoys met in Seoul on Monday to talk.")
+    events = [event(one, 2, "The envoys met in Seoul.", date="2023-12-04", location="Seoul")]
+    [reported] = merge_events(events, [one], embedder).canonical
+    recalled = reported.model_copy(
+        update={"id": "ce_recalled", "role": "background", "independent_sources": 5,
+                "source_ids": ("a", "b", "c", "d", "e")}
+    )  # fmt: skip
+    assert [e.id for e in ranked([recalled, reported])] == [reported.id, "ce_recalled"]
 
 
 # --- who led it, and the model's verdict ----------------------------------------------------------

@@ -46,7 +46,11 @@ from .signals import days_apart, precision
 __all__ = ["Embedder", "Judge", "MergeResult", "VectorCache", "merge_events"]
 
 # Below this score a pair is clearly two events, and no chain of other pairs may join them.
-KEEP_APART = scoring.DIFFERENT - 0.12
+# Not higher: one pair of 0.52-0.58, between a reaction the model cited with an event's sentence
+# ("Russia's ambassador accused the US of deploying THAAD") and another report of that event,
+# kept three reported events of 50 news articles in two rows each at 0.60 (the THAAD deployment,
+# the UN Security Council's urgent meeting, Tillerson in Seoul). The seeds group the same.
+KEEP_APART = scoring.DIFFERENT - 0.22
 
 
 @dataclass(frozen=True)
@@ -109,16 +113,7 @@ def merge_events(
     # A pair clearly judged two events keeps its groups apart: "A is B" and "B is C" must not
     # make A and C one event when A and C cannot be (a hard reason, the model's word, or a score
     # far below the band). A pair merely short of "same" does not block: its evidence was thin.
-    apart = [
-        (s.a, s.b)
-        for s in scored
-        if not decisions[(s.a, s.b)].same
-        and (
-            s.hard
-            or decisions[(s.a, s.b)].decided_by == "model"
-            or (s.score < KEEP_APART and not s.one_meeting)
-        )
-    ]
+    apart = [(s.a, s.b) for s in scored if keeps_apart(s, decisions[(s.a, s.b)])]
     groups = grouping.group(len(events), same, apart, [f.date for f in facts])
 
     linked = linking.link_mentions(events, groups, sources, embedder, names, files or {}, vectors)
@@ -160,6 +155,16 @@ def merge_events(
         usage=judge.usage if judge is not None else Usage(),
         stats=stats,
     )
+
+
+def keeps_apart(scored: scoring.PairScore, decision: MergeDecision) -> bool:
+    """Whether a pair judged two events keeps its groups apart: for a hard reason, by the
+    model's word, or by a score below ``KEEP_APART`` (except inside one source's meeting)."""
+    if decision.same:
+        return False
+    if scored.hard or decision.decided_by == "model":
+        return True
+    return scored.score < KEEP_APART and not scored.one_meeting
 
 
 def _rarity(named: Sequence[frozenset[str]]) -> dict[str, float]:
