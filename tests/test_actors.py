@@ -124,6 +124,19 @@ def test_ministries_stay_organisations_under_one_spelling(tmp_path: Path) -> Non
 # --- people -------------------------------------------------------------------------------------
 
 
+def test_a_place_the_model_lists_as_an_actor_is_no_person(tmp_path: Path) -> None:
+    # 50 news articles: "Kuala Lumpur International Airport" was a person, and so one side of a
+    # "who took part" disagreement about Kim Jong Nam's killing.
+    src = source(
+        tmp_path, "Kim Jong Nam died after an attack at Kuala Lumpur International Airport."
+    )
+    names = resolve_actors(
+        [event(src, "died", "Kim Jong Nam", "Kuala Lumpur International Airport")], [src]
+    )
+    assert names.kinds["Kuala Lumpur International Airport"] != "person"
+    assert names.kinds["Kim Jong Nam"] == "person"
+
+
 def test_titles_come_off_and_short_forms_are_completed(tmp_path: Path) -> None:
     a = source(
         tmp_path,
