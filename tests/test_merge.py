@@ -22,7 +22,7 @@ from briefing.config import BriefSpec, load_settings
 from briefing.extract.ground import cite
 from briefing.keypoint_text import before_stray_script, echoes_scope, without_labels
 from briefing.llm import make_client
-from briefing.merge import Embedder, Judge, keeps_apart, merge_events
+from briefing.merge import Embedder, Judge, _news_of, keeps_apart, merge_events
 from briefing.merge.blocking import Mention, candidate_pairs
 from briefing.merge.corroboration import Independence, shared_share, wire_credits
 from briefing.merge.disagreements import people_leading
@@ -207,6 +207,15 @@ def test_two_papers_news_of_the_day_is_something_concrete() -> None:
     late = facts(source_id="b", actors=korea, news_of="2017-02-16")  # three days later: not
     assert not score_pair(0, 1, a, late, 0.80, {"North Korea": 0.0}).concrete
     assert not score_pair(0, 1, a, facts(source_id="b", actors=korea), 0.80).concrete
+
+
+def test_news_of_the_day_includes_the_day_after_publication(tmp_path: Path) -> None:
+    # A Friday paper reports Asia's Saturday: still that paper's news of the day.
+    src = source(tmp_path, "one.txt", "Beijing talks", "Tillerson arrived in Beijing on Saturday.")
+    friday = "2017-03-17"
+    assert _news_of(event(src, 2, "Tillerson arrived.", date="2017-03-18"), friday) == friday
+    assert _news_of(event(src, 2, "Tillerson arrived.", date="2017-03-19"), friday) is None
+    assert _news_of(event(src, 2, "Tillerson arrived.", date="2017-03-15"), friday) == friday
 
 
 def test_a_low_score_inside_one_sources_meeting_keeps_nothing_apart() -> None:
@@ -477,6 +486,9 @@ def test_people_leading_reads_who_led_from_the_words() -> None:
     )
     assert other == {"Debevoise", "Naoki", "Jun-il"}
     assert people_leading("Lee Jun-il said the talks went well.") == set()  # says, not leads
+    # Where is not who (50 news articles: "Florida" was one side of a participants dispute).
+    hosted = "The missile flew as Trump hosted Japanese Prime Minister Shinzo Abe in Florida."
+    assert people_leading(hosted) == {"Trump", "Shinzo Abe"}
 
 
 def talks_and_who_led_them(tmp_path: Path) -> tuple[Source, Source]:
@@ -515,6 +527,28 @@ def test_two_accounts_of_who_led_a_meeting_are_a_disagreement(
         "Ishizuki Hideo, Jung Pak, Lee Jun-il",
     ]
     assert talks.disputed == ("participants",)
+
+
+def test_people_named_beside_a_launch_are_no_participants_disagreement(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # 50 news articles: North Korea's launch of 12 February 2017 had a "who took part" dispute
+    # of Shinzo Abe against Trump, the leaders who spoke of it. Only a meeting has participants.
+    one = source(tmp_path, "one.txt", "Launch",
+                 "North Korea fired a ballistic missile from Banghyon on February 12, 2017, and "
+                 "Japanese Prime Minister Shinzo Abe called it intolerable.")  # fmt: skip
+    two = source(tmp_path, "two.txt", "Launch",
+                 "North Korea fired a ballistic missile from Banghyon on February 12, 2017, and "
+                 "US President Donald Trump said the US stood behind Japan.")  # fmt: skip
+    events = [
+        event(src, 2, "North Korea fired a ballistic missile from Banghyon.", date="2017-02-12",
+              location="Banghyon", type="ASSAULT", actors=("North Korea", person))
+        for src, person in ((one, "Shinzo Abe"), (two, "Donald Trump"))
+    ]  # fmt: skip
+    result = merge_events(events, [one, two], embedder)
+    (launch,) = [c for c in result.canonical if c.location == "Banghyon"]
+    assert set(launch.source_ids) == {one.id, two.id}
+    assert not [d for d in result.disagreements if d.field == "participants"]
 
 
 def test_who_led_it_is_read_from_the_sentence_after_a_records_own_citation(
