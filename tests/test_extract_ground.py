@@ -648,6 +648,16 @@ NSA_MEETING = "The national security advisers of the three countries will meet i
          NSA_MEETING + " on Saturday to discuss North Korea's growing military threat and other"
          " regional…"),
         (NSA_MEETING + ".", NSA_MEETING + "."),  # a whole English sentence stays as it is
+        # 159 characters, a character short of the bound, after a whole word: cut all the same.
+        (NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
+         "timing of which led",
+         NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
+         "timing of which…"),
+        # A sentence that ends at the bound (160 characters) is whole.
+        (NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
+         "timing of the tests.",
+         NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
+         "timing of the tests."),
     ],
 )  # fmt: skip
 def test_repair_reply_ends_broken_summaries_cleanly(

@@ -105,6 +105,9 @@ def _clean_actors(event: dict[str, Any]) -> dict[str, Any]:
 
 # Qwen models sometimes slip into Chinese mid-sentence ("… in华盛顿"); the brief is in English.
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# A sentence's end: a stop, then maybe closing quotes or a bracket ("… in 2023.”"); not a lone
+# quote mark, which is as often an apostrophe cut mid-word ("about North Kim’").
+_SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
 _DANGLING = re.compile(r"(?:\s+(?:and|or|in|of|the|a|an|to|with|by|for|at|on|from))+\s*$", re.I)
 
 
@@ -114,7 +117,10 @@ def _tidy_text(event: dict[str, Any]) -> dict[str, Any]:
     summary = event.get("summary")
     if isinstance(summary, str):
         cut = _CJK.search(summary)
-        if cut or len(summary) >= SUMMARY_MAX:
+        # At the length bound the server's grammar cut it, mid-word or just after one ("…, the
+        # timing of which led" was 159 characters); a sentence ended there is whole.
+        bounded = len(summary.rstrip()) >= SUMMARY_MAX - 2
+        if cut or (bounded and not _SENTENCE_END.search(summary.rstrip())):
             kept = summary[: cut.start()] if cut else summary.rsplit(" ", 1)[0]
             kept = _DANGLING.sub("", kept.rstrip(" ,;:-–")).rstrip(" ,;:-–")
             event = {**event, "summary": kept + "…" if len(kept) >= 10 else summary}
