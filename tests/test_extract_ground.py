@@ -653,6 +653,9 @@ NSA_MEETING = "The national security advisers of the three countries will meet i
          "timing of which led",
          NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
          "timing of which…"),
+        # Ended on "of", short of the bound: cut all the same.
+        (NSA_MEETING + " to discuss the expansion of North Korea’s weapons of",
+         NSA_MEETING + " to discuss the expansion of North Korea’s weapons…"),
         # A sentence that ends at the bound (160 characters) is whole.
         (NSA_MEETING + " on Saturday to discuss the growing threat of missile tests and the "
          "timing of the tests.",

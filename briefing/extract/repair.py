@@ -120,7 +120,10 @@ def _tidy_text(event: dict[str, Any]) -> dict[str, Any]:
         # At the length bound the server's grammar cut it, mid-word or just after one ("…, the
         # timing of which led" was 159 characters); a sentence ended there is whole.
         bounded = len(summary.rstrip()) >= SUMMARY_MAX - 2
-        if cut or (bounded and not _SENTENCE_END.search(summary.rstrip())):
+        # No summary ends in "of" or "the" unless it was cut ("… North Korea’s weapons of", 157
+        # characters, on a clean clone's seeds build).
+        dangling = _DANGLING.search(summary.rstrip(" ,;:-–")) is not None
+        if cut or dangling or (bounded and not _SENTENCE_END.search(summary.rstrip())):
             kept = summary[: cut.start()] if cut else summary.rsplit(" ", 1)[0]
             kept = _DANGLING.sub("", kept.rstrip(" ,;:-–")).rstrip(" ,;:-–")
             event = {**event, "summary": kept + "…" if len(kept) >= 10 else summary}
