@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_merge, bench_merge_scale  # noqa: E402
+from benchmarks import bench_merge, bench_merge_scale, why_apart  # noqa: E402
 from benchmarks.merge_score import (  # noqa: E402
     GoldLine,
     MergeBuild,
@@ -605,3 +605,30 @@ def test_measure_merge_with_a_stand_in() -> None:
     assert (m["canonical_events"], m["multi_mention_events"], m["largest_event"]) == (2, 1, 2)
     assert m["candidate_pairs"] == {"candidate_pairs": 7}
     assert m["peak_rss_merge_mb"] is not None
+
+
+def test_why_apart_lists_alike_rows_with_the_decisions_between_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def row(rid: str, summary: str, date: str | None, mention: str) -> dict[str, Any]:
+        mentions = [{"id": mention, "source_id": rid * 4, "date": date, "date_basis": "stated"}]
+        return {"id": rid, "summary": summary, "date": date, "mentions": mentions}
+
+    launch = "North Korea fired a ballistic missile into the Sea of Japan."
+    events = [
+        row("a", launch, "2017-02-12", "m1"),
+        row("b", launch.replace("fired", "launched"), "2017-02-12", "m2"),
+        row("c", launch, "2017-03-06", "m3"),  # weeks apart: dates that cannot meet
+        row("d", "Malaysia expelled the North Korean ambassador.", None, "m4"),
+    ]
+    decision = {"a": "m1", "b": "m2", "score": 0.77, "same": False, "decided_by": "budget",
+                "reason": "cosine 0.95; in doubt, decided by the score"}  # fmt: skip
+    (tmp_path / "events.json").write_text(
+        json.dumps({"events": events, "decisions": [decision]}), encoding="utf-8"
+    )
+    row_of = why_apart.row_of_mentions(events)
+    assert row_of["m3"] == "c"
+    assert why_apart.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0.77 budget, same=False: cosine 0.95" in out
+    assert "1 pairs of rows" in out  # a~b only: c's date cannot meet theirs, d is unlike
