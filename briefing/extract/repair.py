@@ -16,11 +16,10 @@ from typing import Any
 
 from ..models import (
     ISO_DATE,
-    OCCURRED_AFTER_PUBLICATION_DAYS,
     SUMMARY_MAX,
     Alignment,
     Sentence,
-    starts_after,
+    too_late_to_have_occurred,
 )
 from ..read import dates
 from .align import align, complete
@@ -119,11 +118,12 @@ def _tidy_text(event: dict[str, Any]) -> dict[str, Any]:
         cut = _CJK.search(summary)
         # At the length bound the server's grammar cut it, mid-word or just after one ("…, the
         # timing of which led" was 159 characters); a sentence ended there is whole.
-        bounded = len(summary.rstrip()) >= SUMMARY_MAX - 2
+        text = summary.rstrip()
+        bounded = len(text) >= SUMMARY_MAX - 2 and not _SENTENCE_END.search(text)
         # No summary ends in "of" or "the" unless it was cut ("… North Korea’s weapons of", 157
         # characters, on a clean clone's seeds build).
-        dangling = _DANGLING.search(summary.rstrip(" ,;:-–")) is not None
-        if cut or dangling or (bounded and not _SENTENCE_END.search(summary.rstrip())):
+        dangling = _DANGLING.search(text.rstrip(" ,;:-–")) is not None
+        if cut or dangling or bounded:
             kept = summary[: cut.start()] if cut else summary.rsplit(" ", 1)[0]
             kept = _DANGLING.sub("", kept.rstrip(" ,;:-–")).rstrip(" ,;:-–")
             event = {**event, "summary": kept + "…" if len(kept) >= 10 else summary}
@@ -167,7 +167,7 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
         status == "occurred"
         and isinstance(date, str)
         and published
-        and starts_after(date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS)
+        and too_late_to_have_occurred(date, published)
     ):
         status = "planned"
     summary = event.get("summary")

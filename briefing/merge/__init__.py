@@ -24,7 +24,6 @@ import numpy as np
 
 from ..extract.align import content_words
 from ..models import (
-    OCCURRED_AFTER_PUBLICATION_DAYS,
     Actor,
     CanonicalEvent,
     Disagreement,
@@ -32,7 +31,7 @@ from ..models import (
     MergeDecision,
     Source,
     Usage,
-    starts_after,
+    too_late_to_have_occurred,
 )
 from . import blocking, grouping, linking, outcomes, scoring
 from .actors import ActorNames, actor_records, resolve_actors
@@ -226,9 +225,7 @@ def _news_of(event: Event, published: str | None) -> str | None:
     before = days_apart(event.date, published) if event.date else 0
     if before is None or before > scoring.NEWS_DAYS:
         return None
-    if event.date and starts_after(
-        event.date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS
-    ):
+    if event.date and too_late_to_have_occurred(event.date, published):
         return None
     return published
 

@@ -23,7 +23,7 @@ from .base import (
     Role,
     Status,
     parse_partial_date,
-    starts_after,
+    too_late_to_have_occurred,
 )
 from .brief import (
     ActorEntry,
@@ -109,5 +109,5 @@ __all__ = [
     "Variant",
     "VariantKind",
     "parse_partial_date",
-    "starts_after",
+    "too_late_to_have_occurred",
 ]

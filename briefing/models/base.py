@@ -64,12 +64,14 @@ def parse_partial_date(value: str) -> tuple[dt.date, dt.date]:
 OCCURRED_AFTER_PUBLICATION_DAYS = 1
 
 
-def starts_after(date: str, published: str, *, grace_days: int = 0) -> bool:
+def too_late_to_have_occurred(date: str, published: str) -> bool:
     """Whether ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) begins more than
-    ``grace_days`` after ``published``; False when either does not parse (validation says what
-    is wrong)."""
+    ``OCCURRED_AFTER_PUBLICATION_DAYS`` after ``published``, so that what it dates cannot have
+    occurred yet; False when either does not parse (validation says what is wrong)."""
     try:
-        latest = dt.date.fromisoformat(published) + dt.timedelta(days=grace_days)
+        latest = dt.date.fromisoformat(published) + dt.timedelta(
+            days=OCCURRED_AFTER_PUBLICATION_DAYS
+        )
         return parse_partial_date(date)[0] > latest
     except ValueError:
         return False

@@ -12,7 +12,6 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from .base import (
     ISO_DATE_PATTERN,
     MAX_EVENTS_PER_WINDOW,
-    OCCURRED_AFTER_PUBLICATION_DAYS,
     SUMMARY_MAX,
     Alignment,
     DateBasis,
@@ -21,7 +20,7 @@ from .base import (
     Role,
     Status,
     parse_partial_date,
-    starts_after,
+    too_late_to_have_occurred,
 )
 
 # --- sources ------------------------------------------------------------------------------------
@@ -139,7 +138,7 @@ class ExtractionReply(Record):
                 published
                 and event.date
                 and event.status == "occurred"
-                and starts_after(event.date, published, grace_days=OCCURRED_AFTER_PUBLICATION_DAYS)
+                and too_late_to_have_occurred(event.date, published)
             ):
                 problems.append(
                     f"events[{i}]: status 'occurred' but dated {event.date}, after the "
