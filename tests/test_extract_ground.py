@@ -687,6 +687,54 @@ def test_an_occurred_event_whose_summary_says_will_is_planned(seed: Source) -> N
     assert (kept["status"], kept["date"]) == ("occurred", "2023-12-08")
 
 
+@pytest.mark.parametrize(
+    ("seed_index", "number", "summary", "expected"),
+    [
+        # Seed 002 sentence 9: negative, but nobody denies that relations soured.
+        (
+            2,
+            9,
+            "Relations between Japan and South Korea soured over historical issues.",
+            "occurred",
+        ),
+        # Seed 003 sentence 15: a denial in the cited words stays one.
+        (3, 15, "Pyongyang and Moscow denied shipping arms supplies to Russia.", "denied"),
+    ],
+)
+def test_denied_needs_a_word_of_denial(
+    seed_index: int, number: int, summary: str, expected: str
+) -> None:
+    source = read_source(SEEDS[seed_index])
+    event = draft(summary=summary, evidence=[number], date=None, status="denied")
+    window = [s for s in source.sentences if abs(s.number - number) <= 3]
+    [repaired] = repair_reply({"events": [event]}, window, None, source.published)["events"]
+    assert repaired["status"] == expected
+
+
+@pytest.mark.parametrize(
+    ("seed_index", "number", "summary", "expected"),
+    [
+        # Seed 004 sentence 12, its own meeting of that day, which the model called planned.
+        (
+            4,
+            12,
+            "The three countries discussed steps to disrupt illicit cyber activities.",
+            "occurred",
+        ),
+        # Seed 002 sentence 16 previews the Camp David summit: its first verb is "is".
+        (2, 16, "This summit is seen as the first standalone gathering of the three.", "planned"),
+    ],
+)
+def test_planned_told_in_the_past_occurred(
+    seed_index: int, number: int, summary: str, expected: str
+) -> None:
+    source = read_source(SEEDS[seed_index])
+    event = draft(summary=summary, evidence=[number], date=None, status="planned")
+    window = [s for s in source.sentences if abs(s.number - number) <= 3]
+    [repaired] = repair_reply({"events": [event]}, window, None, source.published)["events"]
+    assert repaired["status"] == expected
+
+
 def test_same_event() -> None:
     a = EventDraft.model_validate(draft())
     assert same_event(a, EventDraft.model_validate(draft(summary="Other words, same sentence.")))

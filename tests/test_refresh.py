@@ -21,7 +21,7 @@ from fakeserver import FakeOpenAI, Reply
 from briefing import pipeline, resources
 from briefing.config import Settings, load_settings
 from briefing.errors import StateError
-from briefing.store import migrations, state
+from briefing.store import changes, migrations, state
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_SOURCE = """Allies meet in Tokyo on North Korean missiles
@@ -389,3 +389,48 @@ def test_the_server_is_opened_from_the_main_thread(
 
     pipeline.build(settings, [corpus], connect=connect)
     assert threads == [threading.main_thread()]
+
+
+def _version(*events: tuple[str, str, str, int]) -> dict[str, Any]:
+    """An events.json of top-level events (id, source, status, first cited character)."""
+    return {
+        "events": [
+            {
+                "id": "ce_" + eid,
+                "summary": f"Event {eid}",
+                "date": None,
+                "source_ids": [source],
+                "mentions": [
+                    {
+                        "id": f"ev_{eid}_{status}",  # a record's hash: its status is in it
+                        "source_id": source,
+                        "alignment": "as_cited",
+                        "citations": [{"start": start, "end": start + 40}],
+                    }
+                ],
+            }
+            for eid, source, status, start in events
+        ],
+        "disagreements": [],
+    }
+
+
+def test_a_record_rewritten_by_a_changed_rule_is_the_same_event() -> None:
+    # 50 news articles rebuilt from their stored replies after the "denied" rule changed:
+    # 26 records got new ids, and What changed called each new and "retracted (every source
+    # it rested on is gone)" with every source still read.
+    sources = {"s1": "a.txt", "s2": "b.txt"}
+    before = _version(("a", "s1", "denied", 0), ("b", "s2", "occurred", 10))
+    now = _version(("a2", "s1", "occurred", 0), ("c", "s2", "occurred", 99))
+    found = changes.compare(1, "t", before, sources, now, sources)
+    assert [(e.kind, e.summary, e.sources_kept) for e in found.events] == [
+        ("new", "Event c", False),
+        ("retracted", "Event b", True),
+    ]
+    gone = changes.compare(1, "t", before, sources, _version(("a", "s1", "x", 0)), {"s1": "a.txt"})
+    assert [(e.kind, e.sources_kept) for e in gone.events] == [("retracted", False)]
+    # Two records of one sentence are two mentions still: an unchanged version changes nothing
+    # (keyed by place alone, the second had been retracted and the first weakened).
+    twice = _version(("a", "s1", "occurred", 0), ("d", "s1", "occurred", 0), ("b", "s2", "x", 10))
+    twice["events"][1]["source_ids"] = ["s1", "s2"]
+    assert changes.compare(1, "t", twice, sources, twice, sources).events == ()

@@ -145,14 +145,64 @@ _FUTURE = re.compile(
 )
 
 
+# "Denied" says someone denies the event happened. The model also gives it to sentences that are
+# merely negative ("China sees it as a threat", "No charges have been laid"): 31 of 39 "denied"
+# records of 50 news articles cited no word of denial. Then it is what the text says occurred.
+_DENIAL = re.compile(
+    r"\b(?:den(?:y|ies|ied|ying|ial)|reject\w*|refus\w*|dismiss\w*|rebuff\w*|repudiat\w*|"
+    r"disput\w*|rul(?:e|es|ed|ing) out|shot down)\b",
+    re.IGNORECASE,
+)
+
+
+# "Planned" for what the summary tells in the past ("North Korea confirmed it had tested a
+# missile", "The meeting discussed steps …"): 23 of 152 planned records of 50 news articles and
+# 4 of 24 of the seeds, none with a word of plan or future in its summary or cited words. Such a
+# record is occurred when its summary's first verb is in the past. "This summit is seen as the
+# first standalone gathering …" (a preview) keeps its plan: its first verb is "is".
+_PLAN_WORDS = re.compile(
+    r"\b(?:will|would|shall|plans?|planned|planning|to be|set to|expect\w*|scheduled|due to|"
+    r"upcoming|next|intend\w*|propos\w*|aims?|aimed|prepar\w*|could|may|might|likely|seeks?|"
+    r"hop\w*|wants?|wanted|consider\w*|going to|agree\w* to|vow\w*|promis\w*|pledg\w*|"
+    r"call\w* for|urg\w*|offer\w*|invit\w*|later|soon|tomorrow|future|ahead|forthcoming)\b",
+    re.IGNORECASE,
+)
+_PRESENT_VERBS = frozenset(
+    {"is", "are", "am", "has", "have", "does", "do", "says", "will", "would", "can", "may"}
+    | {"must", "shall"}
+)
+_FIRST_VERB = re.compile(
+    r"\b(?:" + "|".join(sorted(_PRESENT_VERBS)) + r"|was|were|had|did|said|met|held|made|took|"
+    r"gave|told|sent|left|began|came|went|saw|won|led|fled|struck|shot|spoke|wrote|brought|found|"
+    r"kept|became|fell|flew|ran|rose|sold|stood|threw|built|paid|(?<!-)[a-z]{3,}ed)\b"
+)
+
+
+def _told_as_past(summary: str, cited: str) -> bool:
+    """The summary's first verb is in the past, and no word of it or its evidence plans."""
+    first = _FIRST_VERB.search(summary)
+    return (
+        first is not None
+        and first.group() not in _PRESENT_VERBS
+        and not _PLAN_WORDS.search(f"{summary} {cited}")
+    )
+
+
 def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> dict[str, Any]:
     """Make ``date`` and ``status`` agree with the text: keep the ISO part of a date such as
     "2023-08-XX", drop one that has none ("unknown"), undo "2024-07-01" for "in July", leave a
     background event undated rather than dated by the publication, call an event dated more
-    than a day after publication "planned" (it cannot have occurred yet), and resolve a weekday
+    than a day after publication "planned" (it cannot have occurred yet), "occurred" one called
+    "denied" whose words deny nothing or "planned" that its summary tells in the past, and
+    resolve a weekday
     the cited text names ("on Thursday") against the publication date, unless the summary
     itself says the month of the date and no weekday."""
     date, status = event.get("date"), event.get("status")
+    summary = event.get("summary")
+    if status == "denied" and not _DENIAL.search(f"{summary} {cited}"):
+        status = "occurred"
+    if status == "planned" and isinstance(summary, str) and _told_as_past(summary, cited):
+        status = "occurred"  # a date after publication makes it planned again, below
     if isinstance(date, str) and not ISO_DATE.match(date):
         prefix = re.match(r"\d{4}(-\d{2}(-\d{2})?)?", date)
         date = prefix.group(0) if prefix and ISO_DATE.match(prefix.group(0)) else None
@@ -170,7 +220,6 @@ def _repair_date(event: dict[str, Any], cited: str, published: str | None) -> di
         and too_late_to_have_occurred(date, published)
     ):
         status = "planned"
-    summary = event.get("summary")
     if status == "occurred" and isinstance(summary, str) and _FUTURE.search(summary):
         status = "planned"
     # Unless the model's own summary puts it in the month of its date and names no weekday:

@@ -32,6 +32,9 @@ class EventChange(Record):
     summary: str
     sources_before: int
     sources_now: int
+    # Retracted with its sources still read: they, read again, no longer give it (a changed
+    # prompt, model or rule), rather than every source it rested on gone.
+    sources_kept: bool = False
 
     @property
     def label(self) -> str:

@@ -4,13 +4,17 @@ A version is what the refresh state stores per run (``state.RunRecord``): its ca
 with their mentions, its disagreements, its key points and the sources it read. Events of two
 versions are the same event when they share a mention (a mention's id is a hash of its source
 and its record, and an unchanged source gives the same records from the cache), so an event
-keeps its identity when a new source joins it and its canonical id changes.
+keeps its identity when a new source joins it and its canonical id changes. A record that a
+changed rule of the code rewrote from the same reply (a status repaired, a summary ended
+cleanly) has a new id: it is the last version's mention of its source whose first citation
+starts where its own does, and that no mention of this version kept.
 
 * **new**: an event of this version that shares no mention with the last;
 * **corroborated**: an event that more sources report than before;
 * **weakened**: an event that fewer sources report (one of them was removed or edited);
 * **retracted**: an event of the last version none of whose mentions is left: every source it
-  rested on was removed or edited. A key point is retracted when every event it cited is.
+  rested on was removed or edited, or its sources, read again, no longer give it. A key point is
+  retracted when every event it cited is.
 
 Outcomes under a meeting are left out: their meeting's line says enough.
 """
@@ -38,10 +42,12 @@ def compare(
     its ``key_points``; ``*_sources``: source id -> path)."""
     old = _top_level(before)
     new = _top_level(now)
+    was = _earlier_mentions(before, now)
     old_by_mention = {m: e["id"] for e in old for m in _mentions(e)}
     matched: dict[str, set[str]] = {}  # new id -> old ids it shares a mention with
     for e in new:
-        matched[e["id"]] = {old_by_mention[m] for m in _mentions(e) if m in old_by_mention}
+        earlier = {was[m] for m in _mentions(e) if m in was}
+        matched[e["id"]] = {old_by_mention[m] for m in earlier if m in old_by_mention}
     old_by_id = {e["id"]: e for e in old}
     events: list[EventChange] = []
     for e in new:
@@ -57,7 +63,12 @@ def compare(
             events.append(_change("weakened", e, before_count, now_count))
     kept = {i for ids in matched.values() for i in ids}
     retracted = [e for e in old if e["id"] not in kept]
-    events += [_change("retracted", e, len(e["source_ids"]), 0) for e in retracted]
+    events += [
+        _change("retracted", e, len(e["source_ids"]), 0).model_copy(
+            update={"sources_kept": any(s in now_sources for s in e["source_ids"])}
+        )
+        for e in retracted
+    ]
 
     gone = {e["id"] for e in retracted}
     retracted_points = tuple(
@@ -69,7 +80,7 @@ def compare(
     new_disagreements = tuple(
         d["subject"]
         for d in now.get("disagreements", ())
-        if not _disagreement_keys(d, now) & old_keys
+        if not _disagreement_keys(d, now, was) & old_keys
     )
     return Changes(
         previous_run=previous_run,
@@ -89,6 +100,30 @@ def _mentions(event: Mapping[str, Any]) -> set[str]:
     return {m["id"] for m in event.get("mentions", ()) if m.get("alignment") != "linked"}
 
 
+def _earlier_mentions(before: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, str]:
+    """Each mention of ``now`` that was in ``before``, by id: its own id when unchanged, else
+    the id of a mention ``now`` did not keep, of its source and first citation (one for one)."""
+
+    def places(version: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+        return {
+            m["id"]: (m["source_id"], m["citations"][0]["start"] if m.get("citations") else -1)
+            for e in version.get("events", ())
+            for m in e.get("mentions", ())
+            if m.get("alignment") != "linked"
+        }
+
+    old, new = places(before), places(now)
+    was = {m: m for m in new if m in old}
+    left: dict[tuple[str, int], list[str]] = {}
+    for m in sorted(old):
+        if m not in new:
+            left.setdefault(old[m], []).append(m)
+    for m in sorted(new):
+        if m not in old and left.get(new[m]):
+            was[m] = left[new[m]].pop(0)
+    return was
+
+
 def _change(kind: ChangeKind, event: Mapping[str, Any], before: int, now: int) -> EventChange:
     return EventChange(
         kind=kind,
@@ -100,10 +135,13 @@ def _change(kind: ChangeKind, event: Mapping[str, Any], before: int, now: int) -
     )
 
 
-def _disagreement_keys(d: Mapping[str, Any], version: Mapping[str, Any]) -> set[tuple[str, str]]:
+def _disagreement_keys(
+    d: Mapping[str, Any], version: Mapping[str, Any], was: Mapping[str, str] | None = None
+) -> set[tuple[str, str]]:
     """What a disagreement is about, as keys two versions can share: its field with each
-    mention of its event (an event keeps its mentions when its summary changes), or with its
-    actor. A side gained or lost does not make it a new disagreement."""
+    mention of its event (an event keeps its mentions when its summary changes; ``was`` gives
+    a rewritten mention its earlier id), or with its actor. A side gained or lost does not make
+    it a new disagreement."""
     field = d.get("field", "")
     if d.get("actor_id"):
         return {(field, "actor " + d["actor_id"])}
@@ -111,7 +149,7 @@ def _disagreement_keys(d: Mapping[str, Any], version: Mapping[str, Any]) -> set[
     event = events.get(d.get("event_id") or "")
     if event is None:
         return {(field, "subject " + d.get("subject", ""))}
-    return {(field, m) for m in _mentions(event)}
+    return {(field, (was or {}).get(m, m)) for m in _mentions(event)}
 
 
 def _source_changes(before: Mapping[str, str], now: Mapping[str, str]) -> tuple[SourceChange, ...]:
